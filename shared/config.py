@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(1, description="Minimum pooled connections per process.")
     db_pool_max: int = Field(10, description="Maximum pooled connections per process.")
     db_connect_timeout: float = Field(5.0, description="Seconds before a connection gives up.")
+    migrate_on_start: bool = Field(True, description="Apply pending migrations at start-up.")
 
     # LLM gateway
     llm_base_url: str | None = Field(

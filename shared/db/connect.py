@@ -6,6 +6,7 @@ password redacted. Unset: start (or reuse) the embedded server under the data ho
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from urllib.parse import urlsplit
 
@@ -60,7 +61,5 @@ def create_database_if_missing(admin_url: str, name: str, template: str | None =
         statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template:
             statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
-        try:
+        with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # another process won
             conn.execute(statement)
-        except psycopg.errors.DuplicateDatabase:
-            pass  # another process won the race

@@ -143,7 +143,9 @@ class EmbeddedPostgres:
         ensure_prefix_permissions(self.bin)
         import stat
 
-        ensure_folder_permissions(self.bin, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH)
+        ensure_folder_permissions(
+            self.bin, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
+        )
         ensure_folder_permissions(self.bin.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
         for path in (self.data_dir.parent, self.socket_dir):
             shutil.chown(path, SYSTEM_USER, SYSTEM_USER)

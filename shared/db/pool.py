@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from pgvector.psycopg import register_vector_async
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
-from pgvector.psycopg import register_vector_async
 
 from shared.config import Settings
 

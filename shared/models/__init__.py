@@ -7,8 +7,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from shared.models.llm import ChatResult, LLMError, LLMGateway, LLMTruncated  # noqa: E402
-from shared.models.registry import (  # noqa: E402
+from shared.models.llm import ChatResult, LLMError, LLMGateway, LLMTruncated
+from shared.models.registry import (
     MODELS,
     ModelCorrupt,
     ModelNotInstalled,

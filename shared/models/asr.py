@@ -86,7 +86,8 @@ class Transcriber:
         segments = []
         for seg in segments_iter:  # a generator: decoding happens while we iterate
             words = [
-                Word(float(w.start), float(w.end), w.word.strip(), float(w.probability)) for w in (seg.words or [])
+                Word(float(w.start), float(w.end), w.word.strip(), float(w.probability))
+                for w in (seg.words or [])
             ]
             segments.append(Segment(float(seg.start), float(seg.end), seg.text.strip(), words))
             if progress:

@@ -105,7 +105,9 @@ class Embedder:
                     convert_to_numpy=True,
                     show_progress_bar=False,
                 )
-                fresh.update({k: v.astype(np.float32) for (k, _), v in zip(batch, vectors, strict=True)})
+                fresh.update(
+                    {k: v.astype(np.float32) for (k, _), v in zip(batch, vectors, strict=True)}
+                )
                 if progress:
                     progress(len(batch))
             if self._cache:

