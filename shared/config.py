@@ -137,3 +137,23 @@ def redact_url(url: str) -> str:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_table() -> str:
+    """The README's configuration table, generated so it cannot drift from the code."""
+    rows = ["| Setting | Environment variable | Default | Meaning |", "|---|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        env = "DATABASE_URL" if name == "database_url" else f"ASCENT_{name.upper()}"
+        if name == "data_home":
+            default = "`/var/lib/ascent` as root, else the user data dir"
+        else:
+            value = field.default
+            if isinstance(value, SecretStr):
+                value = "(development value)"
+            default = "unset" if value is None else f"`{value}`" if value != "" else "empty"
+        rows.append(f"| `{name}` | `{env}` | {default} | {field.description or ''} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(settings_table())

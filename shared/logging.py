@@ -69,5 +69,5 @@ def configure_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
-    for noisy in ("httpx", "httpcore", "openai._base_client"):
+    for noisy in ("httpx", "httpx2", "httpcore", "openai._base_client"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

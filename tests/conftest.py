@@ -50,7 +50,9 @@ def database_url(pg_server: RunningServer) -> Iterator[str]:
         )
     yield pg_server.url(name)
     with psycopg.connect(pg_server.url(), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture(scope="session")

@@ -26,8 +26,11 @@ def problem(
         "status": status,
         "detail": detail,
     }
+    headers = dict(headers or {})
     if request_id := correlation_id.get():
         body["request_id"] = request_id
+        # 500s are rendered outside the request-id middleware, so set the header here too.
+        headers.setdefault("X-Request-ID", request_id)
     body.update(extensions)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 

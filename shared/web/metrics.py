@@ -18,10 +18,12 @@ HTTP_LATENCY = Histogram(
 
 def _route_template(request: Request) -> str:
     # Label by template (/v1/items/{id}), never the raw path, to keep cardinality bounded.
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return getattr(route, "path", "unknown")
+    route = request.scope.get("route")
+    if route is not None and hasattr(route, "path"):
+        return route.path
+    for candidate in request.app.router.routes:
+        if candidate.matches(request.scope)[0] == Match.FULL and hasattr(candidate, "path"):
+            return candidate.path
     return "unmatched"
 
 

@@ -21,8 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
+from kubernetes_validate import utils as kv_utils
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -79,7 +81,9 @@ def check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[s
 # docker-compose.yml
 # ---------------------------------------------------------------------------------------------
 
-_INTERPOLATION = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?])?(?P<arg>[^}]*)\}")
+_INTERPOLATION = re.compile(
+    r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?])?(?P<arg>[^}]*)\}"
+)
 
 
 def interpolate(value: Any, env: dict[str, str]) -> Any:
@@ -164,15 +168,17 @@ def test_compose_services_and_dependencies(compose: dict) -> None:
     for name in (*WEB_SERVICES, "worker"):
         service = resolved[name]
         assert service["depends_on"]["db"]["condition"] == "service_healthy", name
-        assert (
-            service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
-        ), name
+        assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully", (
+            name
+        )
         assert service["build"]["target"] == f"{name}-cpu", name
         assert service["build"]["dockerfile"] == "deploy/Dockerfile", name
         env = service["environment"]
         assert env["ASCENT_ENV"] == "production", name
         assert env["ASCENT_HOST"] == "0.0.0.0", name
-        assert env["DATABASE_URL"].startswith("postgresql://") and "@db:5432/" in env["DATABASE_URL"]
+        assert (
+            env["DATABASE_URL"].startswith("postgresql://") and "@db:5432/" in env["DATABASE_URL"]
+        )
         assert "profiles" not in service, f"{name} must start without a profile"
     for name in WEB_SERVICES:
         assert resolved[name]["command"][:2] == ["serve", name]
@@ -211,10 +217,9 @@ def test_compose_vllm_is_gpu_profile_only(compose: dict) -> None:
 # Kubernetes
 # ---------------------------------------------------------------------------------------------
 
-kubernetes_validate = pytest.importorskip("kubernetes_validate")
-from kubernetes_validate import utils as kv_utils  # noqa: E402
-
-K8S_VERSIONS = tuple(dict.fromkeys((K8S_MIN_VERSION, kv_utils.major_minor(kv_utils.latest_version()))))
+K8S_VERSIONS = tuple(
+    dict.fromkeys((K8S_MIN_VERSION, kv_utils.major_minor(kv_utils.latest_version())))
+)
 
 
 def _docs(path: Path) -> list[dict[str, Any]]:
@@ -258,7 +263,14 @@ def resources() -> dict[tuple[str, str], dict[str, Any]]:
 
 def test_k8s_manifests_found() -> None:
     kinds = {doc["kind"] for _, doc in MANIFESTS}
-    assert {"Namespace", "ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler", "Job"} <= kinds
+    assert {
+        "Namespace",
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "Job",
+    } <= kinds
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
@@ -284,7 +296,9 @@ def _broken_deployments() -> Iterator[tuple[str, dict[str, Any]]]:
     yield "missing-required", missing
 
 
-@pytest.mark.parametrize(("breakage", "doc"), list(_broken_deployments()), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("breakage", "doc"), list(_broken_deployments()), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_k8s_validator_rejects_broken_copy(breakage: str, doc: dict) -> None:
     with pytest.raises(kv_utils.ValidationError):
         kubernetes_validate.validate(doc, K8S_MIN_VERSION, strict=True)
@@ -312,7 +326,6 @@ def test_k8s_secret_comes_from_a_documented_generator() -> None:
     (env_file,) = generator["envs"]
     example = K8S / f"{env_file}.example"
     assert example.exists()
-    assert not (K8S / env_file).exists() or env_file in (K8S / ".gitignore").read_text()
     assert env_file in (K8S / ".gitignore").read_text().split()
     keys = {
         line.split("=", 1)[0]
@@ -320,7 +333,11 @@ def test_k8s_secret_comes_from_a_documented_generator() -> None:
         if line and not line.startswith("#")
     }
     assert {"DATABASE_URL", "ASCENT_SECRET_KEY"} <= keys
-    assert all("CHANGE-ME" in line for line in example.read_text().splitlines() if "=" in line and not line.startswith("#") and "KEY" in line)
+    assert all(
+        "CHANGE-ME" in line
+        for line in example.read_text().splitlines()
+        if "=" in line and not line.startswith("#") and "KEY" in line
+    )
 
 
 def _pod_spec(doc: dict[str, Any]) -> dict[str, Any]:
@@ -540,7 +557,9 @@ def test_hadolint_rejects_broken_dockerfile(tmp_path: Path) -> None:
 
 def _stages(path: Path = DOCKERFILE) -> dict[str, dict[str, Any]]:
     """Stage name -> {"from": parent, "instructions": [(INSTRUCTION, value), ...]}."""
-    dockerfile_parse = pytest.importorskip("dockerfile_parse", reason="dockerfile-parse (dev extra)")
+    dockerfile_parse = pytest.importorskip(
+        "dockerfile_parse", reason="dockerfile-parse (dev extra)"
+    )
     with path.open("rb") as f:
         structure = dockerfile_parse.DockerfileParser(fileobj=f).structure
     global_args: dict[str, str] = {}
@@ -592,19 +611,28 @@ def test_dockerfile_target(target: str, variant: str) -> None:
     stage = stages[name]
     chain = _chain(stages, name)
     assert chain[-1] == f"base-{variant}", f"{name} derives from {chain}"
-    assert not any(s.startswith(f"base-{other}") for s in chain for other in VARIANTS if other != variant)
+    assert not any(
+        s.startswith(f"base-{other}") for s in chain for other in VARIANTS if other != variant
+    )
 
     users = _of(stage, "USER")
     assert users, f"{name} sets no USER"
     assert users[-1].split(":")[0] not in ("0", "root"), f"{name} runs as root"
     assert users[-1].split(":")[0].isdigit(), "numeric USER, so Kubernetes can check runAsNonRoot"
     healthchecks = _of(stage, "HEALTHCHECK")
-    assert healthchecks and "NONE" not in healthchecks[-1].upper().split(), f"{name}: no HEALTHCHECK"
+    assert healthchecks and "NONE" not in healthchecks[-1].upper().split(), (
+        f"{name}: no HEALTHCHECK"
+    )
     assert _of(stage, "ENTRYPOINT") == ['["ascent"]']
 
     # Exactly the extras this target needs.
     installs = [v for v in _of(stage, "RUN") if "pip install" in v]
-    extras = {e.strip() for v in installs for group in re.findall(r"/src\[([^\]]*)\]", v) for e in group.split(",")}
+    extras = {
+        e.strip()
+        for v in installs
+        for group in re.findall(r"/src\[([^\]]*)\]", v)
+        for e in group.split(",")
+    }
     assert extras == TARGET_EXTRAS[target], name
 
     cmd = _of(stage, "CMD")[-1]
@@ -624,8 +652,12 @@ def test_dockerfile_bases_pin_torch() -> None:
     stages = _stages()
     args = dict(stages["__args__"]["instructions"])
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    pins = [d for d in pyproject["project"]["dependencies"] if d.replace(" ", "").startswith("torch==")]
-    assert pins == [f"torch=={args['TORCH_VERSION']}"], "Dockerfile torch pin differs from pyproject"
+    pins = [
+        d for d in pyproject["project"]["dependencies"] if d.replace(" ", "").startswith("torch==")
+    ]
+    assert pins == [f"torch=={args['TORCH_VERSION']}"], (
+        "Dockerfile torch pin differs from pyproject"
+    )
 
     assert stages["base-cpu"]["from"] == "python:3.11-slim-bookworm"
     cpu = " ".join(_of(stages["base-cpu"], "RUN"))

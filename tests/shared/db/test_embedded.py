@@ -23,7 +23,9 @@ def test_corrupt_data_dir_is_refused_and_left_untouched(tmp_path):
     data.mkdir(parents=True)
     precious = data / "my-notes.txt"
     precious.write_text("do not delete")
-    with pytest.raises(EmbeddedPostgresError, match="not a PostgreSQL cluster.*nothing was deleted"):
+    with pytest.raises(
+        EmbeddedPostgresError, match=r"not a PostgreSQL cluster.*nothing was deleted"
+    ):
         EmbeddedPostgres(data).start()
     assert precious.read_text() == "do not delete"
     assert sorted(p.name for p in data.iterdir()) == ["my-notes.txt"]

@@ -23,7 +23,9 @@ def _sources(pkg):
 
 def test_platform_migrations_are_recorded(database_url):
     with psycopg.connect(database_url) as conn:
-        rows = conn.execute("SELECT source, version FROM ascent_migrations ORDER BY 1, 2").fetchall()
+        rows = conn.execute(
+            "SELECT source, version FROM ascent_migrations ORDER BY 1, 2"
+        ).fetchall()
     assert ("platform", 1) in rows and ("procrastinate", 0) in rows
     assert apply_migrations(database_url) == []  # already applied in the template
 
@@ -74,5 +76,5 @@ def test_edited_migration_is_detected(database_url, migrations_pkg):
 
 def test_badly_named_migration_is_rejected(database_url, migrations_pkg):
     (migrations_pkg / "create.sql").write_text("SELECT 1;")
-    with pytest.raises(MigrationError, match="0001_words.sql"):
+    with pytest.raises(MigrationError, match=r"0001_words\.sql"):
         apply_migrations(database_url, _sources(migrations_pkg))

@@ -1,0 +1,6 @@
+"""Benchmarks: one script per figure, each printing JSON lines (see benchmarks/README.md).
+
+Run them all with ``python -m benchmarks.run [names...] [--quick]``.
+"""
+
+BENCHMARKS = ("llm_latency", "embedding_throughput", "hnsw_recall")

@@ -1,0 +1,129 @@
+"""Embedding throughput: texts/s through ``Embedder.embed`` in batches vs one text per call.
+
+The texts are product-like sentences built deterministically from word lists (so every run
+embeds the same, all distinct, 10-40 token sentences). The on-disk cache is off: this times
+the MiniLM forward passes, not SQLite.
+
+Value: texts/s embedding all N texts in one ``embed`` call (batched by
+``settings.embedding_batch_size``). Baseline: texts/s calling ``embed([text])`` once per text
+on the first M texts. Ratio: the speed-up batching buys.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from benchmarks._common import main, result, settings, timer
+
+logger = logging.getLogger("benchmarks.embedding_throughput")
+
+ADJECTIVES = (
+    "lightweight", "waterproof", "ergonomic", "compact", "heavy-duty", "wireless", "foldable",
+    "rechargeable", "insulated", "breathable", "adjustable", "stackable", "noise-cancelling",
+    "eco-friendly", "handmade", "vintage", "minimalist", "portable", "non-stick", "shockproof",
+)  # fmt: skip
+MATERIALS = (
+    "stainless steel", "bamboo", "recycled plastic", "merino wool", "organic cotton",
+    "aluminium", "walnut wood", "silicone", "ceramic", "full-grain leather", "carbon fibre",
+    "cast iron", "borosilicate glass", "nylon", "linen",
+)  # fmt: skip
+PRODUCTS = (
+    "water bottle", "backpack", "desk lamp", "running shoe", "chef's knife", "yoga mat",
+    "bluetooth speaker", "office chair", "rain jacket", "coffee grinder", "phone case",
+    "camping tent", "frying pan", "mechanical keyboard", "travel mug", "sleeping bag",
+    "standing desk", "bike helmet", "wall clock", "cutting board", "hiking sock", "tea kettle",
+    "gaming mouse", "duvet cover", "plant pot",
+)  # fmt: skip
+FEATURES = (
+    "a lifetime warranty", "USB-C charging", "a magnetic closure", "dishwasher-safe parts",
+    "a 12-hour battery", "reflective trim", "a padded laptop sleeve", "three colour options",
+    "a leak-proof lid", "memory-foam padding", "an anti-slip base", "a detachable strap",
+    "quick-dry fabric", "a built-in timer", "tool-free assembly", "a two-year guarantee",
+)  # fmt: skip
+AUDIENCES = (
+    "commuters", "home cooks", "students", "trail runners", "remote workers", "new parents",
+    "campers", "gamers", "gardeners", "frequent flyers", "small kitchens", "cyclists",
+)  # fmt: skip
+TEMPLATES = (
+    "{adj} {mat} {prod} with {feat}, ideal for {aud}.",
+    "This {adj} {prod} is made from {mat} and comes with {feat}; priced at ${price}.",
+    "Looking for a {prod} for {aud}? Our {adj} {mat} model ships with {feat}.",
+    "Customer review: the {mat} {prod} is {adj} and the {feat} works great. {stars} stars.",
+    "Bundle deal: {adj} {prod} plus {feat}, {mat} finish, only ${price} for {aud} (SKU {sku}).",
+    "Q: Is the {adj} {prod} good for {aud}? A: Yes, the {mat} build and {feat} make it last.",
+    "Back in stock: {mat} {prod}, {adj}, with {feat}. Free shipping over ${price}.",
+)
+
+
+def product_sentences(count: int, seed: int = 1234) -> list[str]:
+    """``count`` distinct product-like sentences, the same ones for the same seed."""
+    rng = random.Random(seed)
+    seen: set[str] = set()
+    out: list[str] = []
+    while len(out) < count:
+        text = rng.choice(TEMPLATES).format(
+            adj=rng.choice(ADJECTIVES),
+            mat=rng.choice(MATERIALS),
+            prod=rng.choice(PRODUCTS),
+            feat=rng.choice(FEATURES),
+            aud=rng.choice(AUDIENCES),
+            price=f"{rng.randint(5, 400)}.{rng.choice(('00', '49', '95', '99'))}",
+            stars=rng.randint(1, 5),
+            sku=f"{rng.randint(10000, 99999)}",
+        )
+        if text not in seen:  # Embedder dedupes identical texts; keep them distinct
+            seen.add(text)
+            out.append(text)
+    return out
+
+
+def run(quick: bool) -> list[dict]:
+    from shared.models.embeddings import Embedder
+
+    n_batched, n_single = (500, 50) if quick else (2000, 200)
+    conf = settings()
+    texts = product_sentences(n_batched)
+    embedder = Embedder(conf, cache=False)
+
+    logger.info("loading %s and warming up", embedder.model_name)
+    with timer() as load_s:
+        embedder.embed(product_sentences(2 * embedder.batch_size, seed=99))
+        embedder.embed(["warm-up, one text"])
+
+    logger.info("embedding %d texts in batches of %d", n_batched, embedder.batch_size)
+    with timer() as batched_s:
+        vectors = embedder.embed(texts)
+    assert vectors.shape == (n_batched, embedder.dimensions), vectors.shape
+
+    logger.info("embedding %d texts one per call (baseline)", n_single)
+    with timer() as single_s:
+        for text in texts[:n_single]:
+            embedder.embed([text])
+
+    batched_rate = n_batched / batched_s()
+    single_rate = n_single / single_s()
+    mean_words = sum(len(t.split()) for t in texts) / len(texts)
+    return [
+        result(
+            "embedding_batched_throughput",
+            batched_rate,
+            "texts/s",
+            single_rate,
+            benchmark="embedding_throughput",
+            model=embedder.model_name,
+            texts=n_batched,
+            batch_size=embedder.batch_size,
+            baseline_texts=n_single,
+            baseline_desc="embed([text]) once per text",
+            batched_seconds=batched_s(),
+            baseline_seconds=single_s(),
+            mean_words_per_text=mean_words,
+            model_load_seconds=load_s(),
+            quick=quick,
+        )
+    ]
+
+
+if __name__ == "__main__":
+    main("embedding_throughput", run)

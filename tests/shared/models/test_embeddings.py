@@ -1,0 +1,33 @@
+import uuid
+
+import numpy as np
+
+from shared.config import Settings
+from shared.models.embeddings import Embedder
+
+
+def test_embeddings_are_normalised_and_semantic(data_home):
+    embedder = Embedder(Settings(data_home=data_home), cache=False)
+    texts = ["waterproof rain jacket", "a coat that keeps you dry in a storm", "espresso machine"]
+    vectors = embedder.embed(texts)
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+
+
+def test_cache_returns_same_vectors_without_loading_the_model(data_home):
+    settings = Settings(data_home=data_home)
+    tag = uuid.uuid4().hex  # texts never embedded before
+    texts = [f"hiking boots {tag}", f"tent for two {tag}", f"hiking boots {tag}"]
+    done = []
+    vectors = Embedder(settings).embed(texts, progress=done.append)
+    assert sum(done) == 3
+    second = Embedder(settings)
+    again = second.embed(texts)
+    assert second._model is None  # every vector came from the on-disk cache
+    assert np.array_equal(vectors, again)
+    assert np.array_equal(vectors[0], vectors[2])
+
+
+def test_empty_input(data_home):
+    assert Embedder(Settings(data_home=data_home), cache=False).embed([]).shape == (0, 384)
