@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -21,6 +23,18 @@ from shared.db import apply_migrations, ensure_database
 from shared.db.connect import embedded_server
 from shared.db.embedded import wait_for_port
 from shared.models.llm import embedded_server_url, stop_embedded_servers
+
+
+def _next_free_port(host: str, port: int) -> int:
+    """``port`` if free, else the next free one above it (a taken port is not an error)."""
+    for candidate in range(port, port + 100):
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, candidate))
+            except OSError:
+                continue
+            return candidate
+    raise RuntimeError(f"no free port on {host} between {port} and {port + 99}")
 
 
 def registered_services() -> dict[str, str]:
@@ -44,7 +58,7 @@ class Stack:
         env["ASCENT_MIGRATE_ON_START"] = "false"
         return env
 
-    def start(self, log: callable) -> None:
+    def start(self, log: Callable[[str], None]) -> None:
         s = self.settings
         if s.database_url is None:
             self.started_postgres = embedded_server(s).running() is None
@@ -63,8 +77,9 @@ class Stack:
         logs.mkdir(parents=True, exist_ok=True)
         self._spawn("worker", [sys.executable, "-m", "shared.cli.main", "worker"], logs)
         self.urls["worker"] = f"(jobs; log {logs / 'worker.log'})"
-        for offset, name in enumerate(registered_services()):
-            port = s.base_port + offset
+        port = s.base_port - 1
+        for name in registered_services():
+            port = _next_free_port(s.host, port + 1)
             self._spawn(
                 name,
                 [sys.executable, "-m", "shared.cli.main", "serve", name, "--port", str(port)],

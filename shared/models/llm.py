@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import httpx
 import openai
 from openai import AsyncOpenAI
 from prometheus_client import Counter, Histogram
@@ -296,10 +295,3 @@ def _strip_fences(text: str) -> str:
         stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
         stripped = stripped.rsplit("```", 1)[0]
     return stripped.strip()
-
-
-def llm_http_health(base_url: str, timeout: float = 3.0) -> bool:
-    try:
-        return httpx.get(base_url.rstrip("/") + "/models", timeout=timeout).status_code == 200
-    except httpx.HTTPError:
-        return False

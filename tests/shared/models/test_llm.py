@@ -88,7 +88,7 @@ async def test_unreachable_endpoint_gives_clear_error(data_home):
             llm_base_url="http://127.0.0.1:9/v1",
             llm_max_retries=0,
             llm_timeout=3,
-        )  # fmt: skip
+        )
     )
     with pytest.raises(LLMError, match=r"not answering|failed"):
         await g.health()
