@@ -1,0 +1,285 @@
+"""The PostgreSQL + pgvector chunk store: idempotent COPY ingestion and tenant-scoped search.
+
+Every statement runs inside a transaction that switches to the ``ascent_tenant`` role and
+sets ``ascent.tenant``, so row-level security confines it to one tenant even if a predicate
+were missing. Hybrid search is one SQL statement: vector and full-text candidates fused with
+reciprocal rank fusion.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from psycopg import AsyncConnection, sql
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from shared.models.embeddings import Embedder
+from shared.retrieval.filters import FilterError, compile_filters
+from shared.retrieval.types import Chunk, Document, Hit
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["vector", "text", "hybrid"]
+Chunker = Callable[[Document], list[Chunk]]
+RRF_K = 60
+
+
+@dataclass
+class IngestStats:
+    documents_added: int = 0
+    documents_updated: int = 0
+    documents_unchanged: int = 0
+    documents_removed: int = 0
+    chunks_written: int = 0
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+
+
+_CHUNK_COLUMNS = (
+    "tenant, collection, source, ordinal, content_hash, title, body, start_char, end_char, "
+    "metadata, embedding"
+)
+# Postgres refuses COPY into a table with row-level security, so rows are COPYed into a
+# transaction-local staging table and moved with one INSERT, which RLS still checks.
+_STAGE_CHUNKS = (
+    "CREATE TEMP TABLE rag_chunks_stage ON COMMIT DROP AS "
+    f"SELECT {_CHUNK_COLUMNS} FROM rag_chunks WITH NO DATA"
+)
+_COPY_CHUNKS = f"COPY rag_chunks_stage ({_CHUNK_COLUMNS}) FROM STDIN WITH (FORMAT BINARY)"
+_MOVE_CHUNKS = (
+    f"INSERT INTO rag_chunks ({_CHUNK_COLUMNS}) SELECT {_CHUNK_COLUMNS} FROM rag_chunks_stage"
+)
+_COPY_TYPES = ["text", "text", "text", "int4", "text", "text", "text", "int4", "int4", "jsonb",
+               "vector"]  # fmt: skip
+
+
+class ChunkStore:
+    def __init__(self, pool: AsyncConnectionPool, embedder: Embedder) -> None:
+        self.pool = pool
+        self.embedder = embedder
+        self._fields: dict[tuple[str, str], set[str]] = {}
+
+    @asynccontextmanager
+    async def scoped(self, tenant: str) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction that can only see ``tenant``'s rows."""
+        if not tenant:
+            raise ValueError("a tenant is required")
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute("SET LOCAL ROLE ascent_tenant")
+            await conn.execute("SELECT set_config('ascent.tenant', %s, true)", (tenant,))
+            yield conn
+
+    # -- ingestion ---------------------------------------------------------------------
+    async def ingest(
+        self,
+        tenant: str,
+        documents: Sequence[Document],
+        chunker: Chunker,
+        *,
+        collection: str = "default",
+        full_sync: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> IngestStats:
+        """Add or update ``documents``; with ``full_sync``, remove the collection's others.
+
+        Unchanged documents are skipped, and chunks whose text was embedded before (same
+        content hash) reuse their stored vector instead of being embedded again.
+        """
+        stats = IngestStats()
+        async with self.scoped(tenant) as conn:
+            cur = await conn.execute(
+                "SELECT source, content_hash FROM rag_documents "
+                "WHERE tenant = %s AND collection = %s",
+                (tenant, collection),
+            )
+            existing = {r["source"]: r["content_hash"] for r in await cur.fetchall()}
+        changed = []
+        for doc in documents:
+            if existing.get(doc.source) == doc.hash:
+                stats.documents_unchanged += 1
+            else:
+                changed.append(doc)
+        if progress and stats.documents_unchanged:
+            progress(stats.documents_unchanged)
+
+        for start in range(0, len(changed), 256):
+            batch = changed[start : start + 256]
+            chunks = [c for doc in batch for c in chunker(doc)]
+            vectors = await self._vectors_for(tenant, collection, chunks, stats)
+            async with self.scoped(tenant) as conn:
+                for doc in batch:
+                    await conn.execute(
+                        "INSERT INTO rag_documents (tenant, collection, source, title, url, "
+                        "content_hash, attributes) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT (tenant, collection, source) DO UPDATE SET "
+                        "title = EXCLUDED.title, url = EXCLUDED.url, "
+                        "attributes = EXCLUDED.attributes, "
+                        "content_hash = EXCLUDED.content_hash, updated_at = now()",
+                        (tenant, collection, doc.source, doc.title, doc.url, doc.hash,
+                         Jsonb(doc.attributes)),
+                    )  # fmt: skip
+                    if doc.source in existing:
+                        stats.documents_updated += 1
+                    else:
+                        stats.documents_added += 1
+                await conn.execute(
+                    "DELETE FROM rag_chunks WHERE tenant = %s AND collection = %s "
+                    "AND source = ANY(%s)",
+                    (tenant, collection, [d.source for d in batch]),
+                )
+                await conn.execute(_STAGE_CHUNKS)
+                async with conn.cursor().copy(_COPY_CHUNKS) as copy:
+                    copy.set_types(_COPY_TYPES)
+                    for chunk, vector in zip(chunks, vectors, strict=True):
+                        await copy.write_row((
+                            tenant, collection, chunk.source, chunk.ordinal, chunk.hash,
+                            chunk.title, chunk.text, chunk.start, chunk.end,
+                            Jsonb(chunk.metadata), vector,
+                        ))  # fmt: skip
+                await conn.execute(_MOVE_CHUNKS)
+                stats.chunks_written += len(chunks)
+            if progress:
+                progress(len(batch))
+
+        if full_sync:
+            keep = [d.source for d in documents]
+            async with self.scoped(tenant) as conn:
+                cur = await conn.execute(
+                    "DELETE FROM rag_documents WHERE tenant = %s AND collection = %s "
+                    "AND NOT (source = ANY(%s))",
+                    (tenant, collection, keep),
+                )
+                stats.documents_removed = cur.rowcount
+        self._fields.pop((tenant, collection), None)
+        return stats
+
+    async def _vectors_for(
+        self, tenant: str, collection: str, chunks: list[Chunk], stats: IngestStats
+    ) -> list[np.ndarray]:
+        hashes = list({c.hash for c in chunks})
+        async with self.scoped(tenant) as conn:
+            cur = await conn.execute(
+                "SELECT DISTINCT ON (content_hash) content_hash, embedding FROM rag_chunks "
+                "WHERE tenant = %s AND collection = %s AND content_hash = ANY(%s)",
+                (tenant, collection, hashes),
+            )
+            known = {r["content_hash"]: r["embedding"] for r in await cur.fetchall()}
+        todo = [c for c in chunks if c.hash not in known]
+        fresh = await self.embedder.aembed([c.text for c in todo]) if todo else []
+        known.update({c.hash: v for c, v in zip(todo, fresh, strict=True)})
+        stats.chunks_embedded += len({c.hash for c in todo})
+        stats.chunks_reused += len(chunks) - len(todo)
+        return [known[c.hash] for c in chunks]
+
+    async def delete_documents(self, tenant: str, sources: Sequence[str], *,
+                               collection: str = "default") -> int:  # fmt: skip
+        async with self.scoped(tenant) as conn:
+            cur = await conn.execute(
+                "DELETE FROM rag_documents WHERE tenant = %s AND collection = %s "
+                "AND source = ANY(%s)",
+                (tenant, collection, list(sources)),
+            )
+        self._fields.pop((tenant, collection), None)
+        return cur.rowcount
+
+    # -- search ------------------------------------------------------------------------
+    async def metadata_fields(self, tenant: str, collection: str = "default") -> set[str]:
+        key = (tenant, collection)
+        if key not in self._fields:
+            async with self.scoped(tenant) as conn:
+                cur = await conn.execute(
+                    "SELECT DISTINCT jsonb_object_keys(metadata) AS k FROM rag_chunks "
+                    "WHERE tenant = %s AND collection = %s",
+                    (tenant, collection),
+                )
+                self._fields[key] = {r["k"] for r in await cur.fetchall()}
+        return self._fields[key]
+
+    async def search(
+        self,
+        tenant: str,
+        query: str,
+        *,
+        collection: str = "default",
+        k: int = 10,
+        mode: Mode = "hybrid",
+        filters: dict[str, Any] | None = None,
+        candidates: int = 50,
+        ef_search: int = 100,
+        query_vector: np.ndarray | None = None,
+    ) -> list[Hit]:
+        """Top ``k`` chunks for ``query``; hybrid fuses ``candidates`` per side with RRF."""
+        if mode not in ("vector", "text", "hybrid"):
+            raise ValueError(f"unknown search mode {mode!r}")
+        fields = await self.metadata_fields(tenant, collection)
+        if filters and any(f not in fields for f in filters):
+            self._fields.pop((tenant, collection), None)  # maybe ingested elsewhere since
+            fields = await self.metadata_fields(tenant, collection)
+        where = compile_filters(filters, fields)
+        if mode != "text" and query_vector is None:
+            query_vector = (await self.embedder.aembed([query]))[0]
+        params = {
+            "tenant": tenant, "collection": collection, "q": query, "qv": query_vector,
+            "k": k, "cand": max(candidates, k), "rrf": RRF_K,
+        }  # fmt: skip
+        statement = _HYBRID.format(
+            vector_side=sql.SQL(_VECTOR_SIDE if mode != "text" else _EMPTY_SIDE).format(
+                where=where
+            ),
+            text_side=sql.SQL(_TEXT_SIDE if mode != "vector" else _EMPTY_SIDE).format(where=where),
+        )
+        async with self.scoped(tenant) as conn:
+            await conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(int(ef_search)))
+            # Keep scanning the graph when filters discard candidates (pgvector >= 0.8).
+            await conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            cur = await conn.execute(statement, params)
+            rows = await cur.fetchall()
+        return [
+            Hit(
+                id=r["id"],
+                source=r["source"],
+                ordinal=r["ordinal"],
+                title=r["title"],
+                text=r["body"],
+                score=float(r["score"]),
+                start=r["start_char"],
+                end=r["end_char"],
+                metadata=r["metadata"],
+                vector_rank=r["vector_rank"],
+                text_rank=r["text_rank"],
+            )
+            for r in rows
+        ]
+
+
+_SCOPE = "tenant = %(tenant)s AND collection = %(collection)s"
+_VECTOR_SIDE = (
+    "SELECT id, row_number() OVER (ORDER BY dist) AS r FROM ("
+    f"  SELECT id, embedding <=> %(qv)s AS dist FROM rag_chunks WHERE {_SCOPE} {{where}}"
+    "   ORDER BY embedding <=> %(qv)s LIMIT %(cand)s) nearest"
+)
+_TEXT_SIDE = (
+    "SELECT id, row_number() OVER (ORDER BY rank DESC, id) AS r FROM ("
+    "  SELECT id, ts_rank_cd(tsv, query) AS rank"
+    "  FROM rag_chunks, websearch_to_tsquery('english', %(q)s) query"
+    f"  WHERE {_SCOPE} AND tsv @@ query {{where}}"
+    "  ORDER BY rank DESC, id LIMIT %(cand)s) matched"
+)
+_EMPTY_SIDE = "SELECT NULL::bigint AS id, NULL::bigint AS r WHERE false"
+_HYBRID = sql.SQL(
+    "WITH vec AS ({vector_side}), fts AS ({text_side}) "
+    "SELECT c.id, c.source, c.ordinal, c.title, c.body, c.start_char, c.end_char, c.metadata, "
+    "  vec.r AS vector_rank, fts.r AS text_rank, "
+    "  COALESCE(1.0 / (%(rrf)s + vec.r), 0) + COALESCE(1.0 / (%(rrf)s + fts.r), 0) AS score "
+    "FROM vec FULL OUTER JOIN fts USING (id) JOIN rag_chunks c ON c.id = COALESCE(vec.id, fts.id) "
+    f"WHERE c.{_SCOPE.replace(' AND ', ' AND c.')} "
+    "ORDER BY score DESC, c.id LIMIT %(k)s"
+)
+
+__all__ = ["ChunkStore", "FilterError", "IngestStats", "Mode"]

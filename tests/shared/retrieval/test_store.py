@@ -1,0 +1,110 @@
+import psycopg
+import pytest
+
+from shared.models.embeddings import Embedder
+from shared.retrieval import ChunkStore, Document, FilterError, RecursiveSplitter
+
+CATALOG = [
+    Document("sku-1", "A breathable waterproof shell jacket that keeps hikers dry in storms.",
+             title="Storm Shell Jacket", attributes={"category": "jackets", "price": 180, "colour": "red"}),
+    Document("sku-2", "Insulated down parka for freezing winter city commutes.",
+             title="Urban Down Parka", attributes={"category": "jackets", "price": 240, "colour": "black"}),
+    Document("sku-3", "Two-person backpacking tent, 1.6 kg, three-season, quick pitch.",
+             title="Trail Tent 2P", attributes={"category": "tents", "price": 320, "colour": "green"}),
+    Document("sku-4", "Merino wool hiking socks that stay warm when wet.",
+             title="Merino Trek Socks", attributes={"category": "socks", "price": 24, "colour": "grey"}),
+    Document("sku-5", "Stainless steel espresso machine with milk frother.",
+             title="Barista Pro", attributes={"category": "kitchen", "price": 450, "colour": "silver",
+                                            "rating": 4.7}),
+]  # fmt: skip
+
+
+@pytest.fixture
+async def store(pool, settings):
+    return ChunkStore(pool, Embedder(settings))
+
+
+async def test_hybrid_vector_and_text_search(store):
+    stats = await store.ingest("shop-a", CATALOG, RecursiveSplitter())
+    assert stats.documents_added == 5 and stats.chunks_written == 5
+
+    hybrid = await store.search("shop-a", "something to keep me dry on a rainy hike", k=3)
+    assert hybrid[0].source == "sku-1"
+    assert hybrid[0].vector_rank == 1
+
+    text = await store.search("shop-a", "espresso", mode="text", k=3)
+    assert [h.source for h in text] == ["sku-5"] and text[0].vector_rank is None
+
+    vector = await store.search("shop-a", "coffee maker", mode="vector", k=1)
+    assert vector[0].source == "sku-5" and vector[0].text_rank is None
+
+    hit = hybrid[0]
+    assert CATALOG[0].text[hit.start : hit.end] == hit.text  # citable source span
+
+
+async def test_ingest_is_idempotent_and_full_sync_removes(store):
+    await store.ingest("shop-a", CATALOG, RecursiveSplitter())
+    again = await store.ingest("shop-a", CATALOG, RecursiveSplitter())
+    assert again.documents_unchanged == 5 and again.chunks_embedded == 0
+
+    changed = [
+        Document("sku-1", CATALOG[0].text, title=CATALOG[0].title,
+                 attributes={**CATALOG[0].attributes, "price": 150}),  # same text, new price
+        *CATALOG[1:4],
+    ]  # fmt: skip
+    stats = await store.ingest("shop-a", changed, RecursiveSplitter(), full_sync=True)
+    assert stats.documents_updated == 1 and stats.documents_unchanged == 3
+    assert stats.chunks_embedded == 0 and stats.chunks_reused == 1  # vector reused by hash
+    assert stats.documents_removed == 1
+    assert not await store.search("shop-a", "espresso", mode="text")
+    cheap = await store.search(
+        "shop-a", "jacket", filters={"category": "jackets", "price": {"lt": 160}}
+    )
+    assert [h.source for h in cheap] == ["sku-1"]
+
+
+async def test_filters(store):
+    await store.ingest("shop-a", CATALOG, RecursiveSplitter())
+
+    async def sources(**filters):
+        hits = await store.search("shop-a", "outdoor gear", k=10, filters=filters)
+        return sorted(h.source for h in hits)
+
+    assert await sources(category="jackets") == ["sku-1", "sku-2"]
+    assert await sources(price={"gte": 100, "lte": 320}) == ["sku-1", "sku-2", "sku-3"]
+    assert await sources(colour={"in": ["green", "grey"]}) == ["sku-3", "sku-4"]
+    assert await sources(rating={"exists": True}) == ["sku-5"]
+    assert await sources(category="jackets", price={"gt": 200}) == ["sku-2"]
+    with pytest.raises(FilterError, match="unknown filter field 'size'"):
+        await store.search("shop-a", "x", filters={"size": "M"})
+    with pytest.raises(FilterError, match="needs a number"):
+        await store.search("shop-a", "x", filters={"price": {"lt": "cheap"}})
+    with pytest.raises(FilterError, match="unknown operator"):
+        await store.search("shop-a", "x", filters={"price": {"like": 3}})
+
+
+async def test_tenants_cannot_read_or_write_each_other(store, database_url):
+    await store.ingest("shop-a", CATALOG, RecursiveSplitter())
+    await store.ingest("shop-b", [Document("b-1", "Kayak paddle, carbon.", title="Paddle")],
+                       RecursiveSplitter())  # fmt: skip
+
+    assert await store.search("shop-b", "waterproof jacket", k=10) != []
+    assert all(h.source == "b-1" for h in await store.search("shop-b", "jacket", k=10))
+    assert await store.search("shop-b", "espresso", mode="text") == []
+    # The tenant column is not a filterable field, so it cannot be overridden that way.
+    with pytest.raises(FilterError):
+        await store.search("shop-b", "jacket", filters={"tenant": "shop-a"})
+
+    # Even SQL that forgets the tenant predicate sees only its own tenant's rows.
+    async with store.scoped("shop-b") as conn:
+        cur = await conn.execute("SELECT DISTINCT tenant FROM rag_chunks")
+        assert [r["tenant"] for r in await cur.fetchall()] == ["shop-b"]
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        async with store.scoped("shop-b") as conn:
+            await conn.execute("UPDATE rag_documents SET tenant = 'shop-b' WHERE source = 'sku-1'")
+            await conn.execute(
+                "INSERT INTO rag_documents (tenant, source, content_hash) VALUES ('shop-a', 'x', 'h')"
+            )
+    async with store.scoped("shop-a") as conn:
+        cur = await conn.execute("SELECT count(*) AS n FROM rag_chunks")
+        assert (await cur.fetchone())["n"] == 5  # shop-a's data is intact
