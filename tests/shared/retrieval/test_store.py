@@ -4,18 +4,22 @@ import pytest
 from shared.models.embeddings import Embedder
 from shared.retrieval import ChunkStore, Document, FilterError, RecursiveSplitter
 
+
+def _product(sku, text, title, **attributes):
+    return Document(sku, text, title=title, attributes=attributes)
+
+
 CATALOG = [
-    Document("sku-1", "A breathable waterproof shell jacket that keeps hikers dry in storms.",
-             title="Storm Shell Jacket", attributes={"category": "jackets", "price": 180, "colour": "red"}),
-    Document("sku-2", "Insulated down parka for freezing winter city commutes.",
-             title="Urban Down Parka", attributes={"category": "jackets", "price": 240, "colour": "black"}),
-    Document("sku-3", "Two-person backpacking tent, 1.6 kg, three-season, quick pitch.",
-             title="Trail Tent 2P", attributes={"category": "tents", "price": 320, "colour": "green"}),
-    Document("sku-4", "Merino wool hiking socks that stay warm when wet.",
-             title="Merino Trek Socks", attributes={"category": "socks", "price": 24, "colour": "grey"}),
-    Document("sku-5", "Stainless steel espresso machine with milk frother.",
-             title="Barista Pro", attributes={"category": "kitchen", "price": 450, "colour": "silver",
-                                            "rating": 4.7}),
+    _product("sku-1", "A breathable waterproof shell jacket that keeps hikers dry in storms.",
+             "Storm Shell Jacket", category="jackets", price=180, colour="red"),
+    _product("sku-2", "Insulated down parka for freezing winter city commutes.",
+             "Urban Down Parka", category="jackets", price=240, colour="black"),
+    _product("sku-3", "Two-person backpacking tent, 1.6 kg, three-season, quick pitch.",
+             "Trail Tent 2P", category="tents", price=320, colour="green"),
+    _product("sku-4", "Merino wool hiking socks that stay warm when wet.",
+             "Merino Trek Socks", category="socks", price=24, colour="grey"),
+    _product("sku-5", "Stainless steel espresso machine with milk frother.",
+             "Barista Pro", category="kitchen", price=450, colour="silver", rating=4.7),
 ]  # fmt: skip
 
 
@@ -103,7 +107,8 @@ async def test_tenants_cannot_read_or_write_each_other(store, database_url):
         async with store.scoped("shop-b") as conn:
             await conn.execute("UPDATE rag_documents SET tenant = 'shop-b' WHERE source = 'sku-1'")
             await conn.execute(
-                "INSERT INTO rag_documents (tenant, source, content_hash) VALUES ('shop-a', 'x', 'h')"
+                "INSERT INTO rag_documents (tenant, source, content_hash) "
+                "VALUES ('shop-a', 'x', 'h')"
             )
     async with store.scoped("shop-a") as conn:
         cur = await conn.execute("SELECT count(*) AS n FROM rag_chunks")
