@@ -92,6 +92,9 @@ class ChunkStore:
         content hash) reuse their stored vector instead of being embedded again.
         """
         stats = IngestStats()
+        foreign = [d.source for d in documents if d.tenant not in (None, tenant)]
+        if foreign:
+            raise ValueError(f"documents of another tenant passed to {tenant!r}: {foreign[:5]}")
         async with self.scoped(tenant) as conn:
             cur = await conn.execute(
                 "SELECT source, content_hash FROM rag_documents "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,6 @@ class Document:
 
     @property
     def hash(self) -> str:
-        import json
 
         return content_hash(
             self.title,
