@@ -127,9 +127,24 @@ def call_quietly(run: Callable[[bool], list[Result]], quick: bool) -> list[Resul
     """Call ``run`` with anything a library prints to stdout sent to stderr instead.
 
     stdout carries only JSON lines, so it can be piped straight into ``jq`` or a file.
+    Each line also gets the machine's 1-minute load average before and after the run: on a
+    shared machine a load above the core count means someone else's work skewed the timings.
     """
+    before = _load()
     with contextlib.redirect_stdout(sys.stderr):
-        return run(quick)
+        lines = run(quick)
+    after = _load()
+    for line in lines:
+        line.setdefault("load_1m_before", before)
+        line.setdefault("load_1m_after", after)
+    return lines
+
+
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:  # not available on this platform
+        return None
 
 
 def main(name: str, run: Callable[[bool], list[Result]]) -> None:

@@ -18,8 +18,9 @@ Every prompt starts with a fresh nonce, so llama.cpp's prompt cache cannot skip 
 Both models' servers are started up front and the runs are interleaved (0.5B, 1.5B, 0.5B,
 ...), so a burst of load from elsewhere on the machine hits both alike. Baseline: the
 0.5B model's figure from the same run; ratio = 1.5B / 0.5B. As a cross-check each line also
-carries llama.cpp's own ``timings`` (``prompt_per_second``, ``predicted_per_second``) from one
-non-streamed request with the long prompt and ``max_tokens=128``.
+carries llama.cpp's own ``timings`` (``server_predicted_per_s``, ``server_prompt_per_s``):
+medians over one extra non-streamed generation request and one extra non-streamed long-prompt
+request per run (fresh nonces too).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ logger = logging.getLogger("benchmarks.llm_latency")
 MODELS = ("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")
 BASELINE_MODEL = MODELS[0]
 GEN_MAX_TOKENS = 128
-CATALOG_LINES = 24  # product sentences in the long prompt: about 500 tokens with the template
+CATALOG_LINES = 17  # product sentences in the long prompt: about 500 tokens with the template
 
 _nonces = count()
 
@@ -117,12 +118,26 @@ async def stream_once(gateway, messages, max_tokens: int) -> Sample:
 
 
 async def server_timings(gateway) -> dict[str, Any]:
-    """llama.cpp's own ``timings`` for one non-streamed long-prompt request."""
+    """llama.cpp's own ``timings``: decode speed from a generation request that runs to
+    ``max_tokens``, prompt speed from a long-prompt request with ``max_tokens=1`` (both
+    non-streamed, fresh nonces)."""
     client = await gateway.client()
-    response = await client.chat.completions.create(
-        model=gateway.model, messages=long_prompt(), max_tokens=GEN_MAX_TOKENS, temperature=0
-    )
-    return dict((response.model_extra or {}).get("timings") or {})
+
+    async def timed(messages, max_tokens: int) -> dict[str, Any]:
+        response = await client.chat.completions.create(
+            model=gateway.model, messages=messages, max_tokens=max_tokens, temperature=0
+        )
+        return dict((response.model_extra or {}).get("timings") or {})
+
+    gen = await timed(generation_prompt(), GEN_MAX_TOKENS)
+    prompt = await timed(long_prompt(), 1)
+    return {
+        "predicted_per_second": gen.get("predicted_per_second"),
+        "predicted_n": gen.get("predicted_n"),
+        "prompt_per_second": prompt.get("prompt_per_second"),
+        "prompt_n": prompt.get("prompt_n"),
+        "cache_n": prompt.get("cache_n"),
+    }
 
 
 @dataclass
@@ -132,10 +147,15 @@ class ModelRuns:
     ttft: list[Sample] | None = None
     gen: list[Sample] | None = None
     pp: list[Sample] | None = None
-    timings: dict[str, Any] | None = None
+    timings: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
-        self.ttft, self.gen, self.pp = [], [], []
+        self.ttft, self.gen, self.pp, self.timings = [], [], [], []
+
+    def server(self, key: str) -> float | None:
+        """Median of llama.cpp's own figure ``key`` over the cross-check requests."""
+        values = [t[key] for t in self.timings or [] if t.get(key) is not None]
+        return p50(values) if values else None
 
 
 async def measure(models: tuple[str, ...], runs: int) -> dict[str, ModelRuns]:
@@ -160,8 +180,7 @@ async def measure(models: tuple[str, ...], runs: int) -> dict[str, ModelRuns]:
                     await stream_once(gateway, generation_prompt(), GEN_MAX_TOKENS)
                 )
                 out[name].pp.append(await stream_once(gateway, long_prompt(), 1))
-        for name, gateway in gateways.items():
-            out[name].timings = await server_timings(gateway)
+                out[name].timings.append(await server_timings(gateway))
     finally:
         for gateway in gateways.values():
             await gateway.aclose()
@@ -186,7 +205,6 @@ def summarize(runs: dict[str, ModelRuns], quick: bool) -> list[dict]:
     base = figures[BASELINE_MODEL]
     lines = []
     for name, r in runs.items():
-        timings = r.timings or {}
         common = {
             "benchmark": "llm_latency",
             "model": name,
@@ -218,8 +236,8 @@ def summarize(runs: dict[str, ModelRuns], quick: bool) -> list[dict]:
                 max_tokens=GEN_MAX_TOKENS,
                 completion_tokens=[s.completion_tokens for s in r.gen],
                 method="(completion_tokens-1)/(last delta - first delta), streamed",
-                server_predicted_per_s=timings.get("predicted_per_second"),
-                server_predicted_n=timings.get("predicted_n"),
+                server_predicted_per_s=r.server("predicted_per_second"),
+                server_predicted_n=r.server("predicted_n"),
                 **common,
             )
         )
@@ -231,9 +249,9 @@ def summarize(runs: dict[str, ModelRuns], quick: bool) -> list[dict]:
                 base["pp"],
                 prompt_tokens=r.pp[0].prompt_tokens,
                 method="prompt_tokens / time to first delta, max_tokens=1, streamed",
-                server_prompt_per_s=timings.get("prompt_per_second"),
-                server_prompt_n=timings.get("prompt_n"),
-                server_cache_n=timings.get("cache_n"),
+                server_prompt_per_s=r.server("prompt_per_second"),
+                server_prompt_n=r.server("prompt_n"),
+                server_cache_n=r.server("cache_n"),
                 **common,
             )
         )

@@ -23,10 +23,10 @@ class Document:
     title: str = ""
     url: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    tenant: str | None = None  # set by loaders that know it; the store checks it matches
 
     @property
     def hash(self) -> str:
-
         return content_hash(
             self.title,
             self.url or "",
