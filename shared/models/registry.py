@@ -270,3 +270,49 @@ class ModelRegistry:
                 except (ModelNotInstalled, OSError):
                     return 0
         return total
+
+
+ARTIFACT_MANIFEST = "ascent-artifact.json"
+
+
+class ArtifactRegistry:
+    """Model artifacts produced here (e.g. a cross-encoder trained by the fine-tuning
+    curriculum), published under ``<models_dir>/published/<name>`` with a manifest."""
+
+    def __init__(self, models_dir: Path) -> None:
+        self.root = Path(models_dir) / "published"
+
+    def publish(
+        self, name: str, source_dir: Path, *, kind: str, license: str, description: str = ""
+    ) -> Path:
+        if not name.replace("-", "").replace(".", "").replace("_", "").isalnum():
+            raise ValueError(f"artifact name {name!r} may hold letters, digits, '-', '_', '.'")
+        target = self.root / name
+        staging = self.root / f".{name}.staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(source_dir, staging)
+        files = {
+            str(p.relative_to(staging)): sha256_file(p)
+            for p in sorted(staging.rglob("*"))
+            if p.is_file()
+        }
+        manifest = {"name": name, "kind": kind, "license": license,
+                    "description": description, "files": files}  # fmt: skip
+        (staging / ARTIFACT_MANIFEST).write_text(json.dumps(manifest, indent=2))
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(staging, target)
+        return target
+
+    def path(self, name: str) -> Path:
+        target = self.root / name
+        if not (target / ARTIFACT_MANIFEST).is_file():
+            raise ModelNotInstalled(
+                f"no published model {name!r} in {self.root}. Train and publish it first "
+                "(the fine-tuning curriculum publishes its reranker), or pass a directory path."
+            )
+        return target
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.parent.name for p in self.root.glob(f"*/{ARTIFACT_MANIFEST}"))

@@ -41,6 +41,13 @@ class IngestStats:
     chunks_reused: int = 0
 
 
+_UPSERT_DOCUMENT = (
+    "INSERT INTO rag_documents (tenant, collection, source, title, url, content_hash, body, "
+    "attributes) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (tenant, collection, source) DO UPDATE SET title = EXCLUDED.title, "
+    "url = EXCLUDED.url, content_hash = EXCLUDED.content_hash, body = EXCLUDED.body, "
+    "attributes = EXCLUDED.attributes, updated_at = now()"
+)
 _CHUNK_COLUMNS = (
     "tenant, collection, source, ordinal, content_hash, title, body, start_char, end_char, "
     "metadata, embedding"
@@ -116,21 +123,17 @@ class ChunkStore:
             chunks = [c for doc in batch for c in chunker(doc)]
             vectors = await self._vectors_for(tenant, collection, chunks, stats)
             async with self.scoped(tenant) as conn:
-                for doc in batch:
-                    await conn.execute(
-                        "INSERT INTO rag_documents (tenant, collection, source, title, url, "
-                        "content_hash, attributes) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                        "ON CONFLICT (tenant, collection, source) DO UPDATE SET "
-                        "title = EXCLUDED.title, url = EXCLUDED.url, "
-                        "attributes = EXCLUDED.attributes, "
-                        "content_hash = EXCLUDED.content_hash, updated_at = now()",
-                        (tenant, collection, doc.source, doc.title, doc.url, doc.hash,
-                         Jsonb(doc.attributes)),
-                    )  # fmt: skip
-                    if doc.source in existing:
-                        stats.documents_updated += 1
-                    else:
-                        stats.documents_added += 1
+                await conn.cursor().executemany(
+                    _UPSERT_DOCUMENT,
+                    [
+                        (tenant, collection, d.source, d.title, d.url, d.hash, d.text,
+                         Jsonb(d.attributes))
+                        for d in batch
+                    ],
+                )  # fmt: skip
+                updated = sum(d.source in existing for d in batch)
+                stats.documents_updated += updated
+                stats.documents_added += len(batch) - updated
                 await conn.execute(
                     "DELETE FROM rag_chunks WHERE tenant = %s AND collection = %s "
                     "AND source = ANY(%s)",
@@ -191,6 +194,51 @@ class ChunkStore:
         self._fields.pop((tenant, collection), None)
         return cur.rowcount
 
+    async def documents(
+        self, tenant: str, sources: Sequence[str], *, collection: str = "default"
+    ) -> dict[str, Document]:
+        """Whole source documents (for sentence windows and parent-document retrieval)."""
+        async with self.scoped(tenant) as conn:
+            cur = await conn.execute(
+                "SELECT source, title, url, body, attributes FROM rag_documents "
+                "WHERE tenant = %s AND collection = %s AND source = ANY(%s)",
+                (tenant, collection, list(set(sources))),
+            )
+            rows = await cur.fetchall()
+        return {
+            r["source"]: Document(r["source"], r["body"], r["title"], r["url"], r["attributes"],
+                                  tenant)
+            for r in rows
+        }  # fmt: skip
+
+    async def search_titles(
+        self, tenant: str, name: str, *, collection: str = "default", k: int = 10,
+        min_similarity: float = 0.2,
+    ) -> list[tuple[str, str, float]]:  # fmt: skip
+        """Fuzzy title lookup (pg_trgm): forgives typos like "mernio socks"."""
+        async with self.scoped(tenant) as conn:
+            cur = await conn.execute(
+                "SELECT DISTINCT ON (source) source, title, similarity(title, %(n)s) AS sim "
+                "FROM rag_chunks WHERE tenant = %(t)s AND collection = %(c)s "
+                "AND title %% %(n)s ORDER BY source, sim DESC",
+                {"n": name, "t": tenant, "c": collection},
+            )
+            rows = await cur.fetchall()
+        found = [(r["source"], r["title"], float(r["sim"])) for r in rows]
+        found = [f for f in found if f[2] >= min_similarity]
+        return sorted(found, key=lambda f: -f[2])[:k]
+
+    async def rebuild_vector_index(self, *, m: int = 16, ef_construction: int = 64) -> None:
+        """Rebuild the HNSW index with new build parameters (an operator task, all tenants)."""
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute("DROP INDEX IF EXISTS rag_chunks_embedding_hnsw")
+            await conn.execute(
+                sql.SQL(
+                    "CREATE INDEX rag_chunks_embedding_hnsw ON rag_chunks USING hnsw "
+                    "(embedding vector_cosine_ops) WITH (m = {}, ef_construction = {})"
+                ).format(int(m), int(ef_construction))
+            )
+
     # -- search ------------------------------------------------------------------------
     async def metadata_fields(self, tenant: str, collection: str = "default") -> set[str]:
         key = (tenant, collection)
@@ -216,6 +264,7 @@ class ChunkStore:
         candidates: int = 50,
         ef_search: int = 100,
         query_vector: np.ndarray | None = None,
+        with_vectors: bool = False,
     ) -> list[Hit]:
         """Top ``k`` chunks for ``query``; hybrid fuses ``candidates`` per side with RRF."""
         if mode not in ("vector", "text", "hybrid"):
@@ -232,6 +281,7 @@ class ChunkStore:
             "k": k, "cand": max(candidates, k), "rrf": RRF_K,
         }  # fmt: skip
         statement = _HYBRID.format(
+            vector_column=sql.SQL(", c.embedding" if with_vectors else ""),
             vector_side=sql.SQL(_VECTOR_SIDE if mode != "text" else _EMPTY_SIDE).format(
                 where=where
             ),
@@ -256,6 +306,7 @@ class ChunkStore:
                 metadata=r["metadata"],
                 vector_rank=r["vector_rank"],
                 text_rank=r["text_rank"],
+                vector=r.get("embedding"),
             )
             for r in rows
         ]
@@ -277,7 +328,8 @@ _TEXT_SIDE = (
 _EMPTY_SIDE = "SELECT NULL::bigint AS id, NULL::bigint AS r WHERE false"
 _HYBRID = sql.SQL(
     "WITH vec AS ({vector_side}), fts AS ({text_side}) "
-    "SELECT c.id, c.source, c.ordinal, c.title, c.body, c.start_char, c.end_char, c.metadata, "
+    "SELECT c.id, c.source, c.ordinal, c.title, c.body, c.start_char, c.end_char, c.metadata "
+    "  {vector_column}, "
     "  vec.r AS vector_rank, fts.r AS text_rank, "
     "  COALESCE(1.0 / (%(rrf)s + vec.r), 0) + COALESCE(1.0 / (%(rrf)s + fts.r), 0) AS score "
     "FROM vec FULL OUTER JOIN fts USING (id) JOIN rag_chunks c ON c.id = COALESCE(vec.id, fts.id) "

@@ -63,3 +63,4 @@ class Hit:
     metadata: dict[str, Any]
     vector_rank: int | None = None
     text_rank: int | None = None
+    vector: Any = None  # the chunk's embedding, when asked for (MMR needs it)

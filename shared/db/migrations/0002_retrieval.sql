@@ -6,6 +6,8 @@ CREATE TABLE rag_documents (
     title        text        NOT NULL DEFAULT '',
     url          text,
     content_hash text        NOT NULL,
+    -- The full text, for sentence windows, parent-document retrieval and citations.
+    body         text        NOT NULL DEFAULT '',
     attributes   jsonb       NOT NULL DEFAULT '{}',
     updated_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant, collection, source)
