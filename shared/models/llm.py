@@ -211,6 +211,27 @@ class LLMGateway:
             completion_tokens=completion,
         )
 
+    async def first_token_logprobs(
+        self, messages: Sequence[Message], *, top: int = 10
+    ) -> dict[str, float]:
+        """Log-probabilities of the most likely first tokens (for scoring, e.g. yes/no)."""
+        client = await self.client()
+        async with self._semaphore:
+            try:
+                response = await client.chat.completions.create(
+                    model=self.model, messages=list(messages), max_tokens=1, temperature=0.0,
+                    logprobs=True, top_logprobs=top,
+                )  # fmt: skip
+            except openai.APIError as exc:
+                LLM_REQUESTS.labels(self.model, "error").inc()
+                raise LLMError(f"LLM request failed: {exc}") from exc
+        usage = response.usage
+        self._account(usage.prompt_tokens if usage else 0, 1, "ok")
+        content = response.choices[0].logprobs.content if response.choices[0].logprobs else None
+        if not content:
+            raise LLMError("the LLM endpoint returned no logprobs; it cannot score passages")
+        return {t.token: t.logprob for t in content[0].top_logprobs}
+
     async def stream(
         self,
         messages: Sequence[Message],

@@ -4,12 +4,11 @@ published to the registry) and an LLM-as-reranker through the gateway."""
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
-
-from pydantic import BaseModel, Field
 
 from shared.models.llm import LLMGateway
 from shared.models.registry import ArtifactRegistry
@@ -61,45 +60,29 @@ class CrossEncoderReranker:
         return [replace(hit, score=score) for hit, score in ranked[:k]]
 
 
-class _Grades(BaseModel):
-    grades: list[int] = Field(max_length=20)
-
-
 _LLM_RERANK_PROMPT = (
-    "Grade how well each passage answers the question, from 0 (irrelevant) to 3 (answers it "
-    "directly). Reply with one grade per passage, in order.\n\nQuestion: {query}\n\n{passages}"
+    "Passage: {passage}\n\nQuestion: {query}\n\n"
+    "Does the passage answer the question? Answer yes or no."
 )
 
 
 class LLMReranker:
-    """Asks the LLM to grade passages; slower than a cross-encoder, needs no training."""
+    """Pointwise LLM reranking: each passage scores P(yes) for "does it answer the question?",
+    read from the first token's log-probabilities (llama.cpp, vLLM and OpenAI return them).
+    Slower than a cross-encoder, but needs no training."""
 
-    def __init__(self, llm: LLMGateway, *, max_chars: int = 500, batch: int = 8) -> None:
+    def __init__(self, llm: LLMGateway, *, max_chars: int = 600) -> None:
         self.llm = llm
         self.max_chars = max_chars
-        self.batch = batch
 
-    async def _grade(self, query: str, hits: list[Hit]) -> list[int]:
-        passages = "\n\n".join(
-            f"Passage {i + 1}: {h.text[: self.max_chars]}" for i, h in enumerate(hits)
-        )
-        answer = await self.llm.json(
-            [
-                {
-                    "role": "user",
-                    "content": _LLM_RERANK_PROMPT.format(query=query, passages=passages),
-                }
-            ],
-            _Grades,
-            max_tokens=16 + 4 * len(hits),
-        )
-        grades = [min(3, max(0, g)) for g in answer.grades[: len(hits)]]
-        return grades + [0] * (len(hits) - len(grades))
+    async def _p_yes(self, query: str, text: str) -> float:
+        prompt = _LLM_RERANK_PROMPT.format(passage=text[: self.max_chars], query=query)
+        top = await self.llm.first_token_logprobs([{"role": "user", "content": prompt}])
+        yes = sum(math.exp(lp) for token, lp in top.items() if token.strip().lower() == "yes")
+        no = sum(math.exp(lp) for token, lp in top.items() if token.strip().lower() == "no")
+        return yes / (yes + no) if yes + no > 0 else 0.0
 
     async def rerank(self, query: str, hits: list[Hit], k: int) -> list[Hit]:
-        grades: list[int] = []
-        for start in range(0, len(hits), self.batch):
-            grades += await self._grade(query, hits[start : start + self.batch])
-        # Ties keep the retrieval order, so a grade only ever promotes or demotes.
-        order = sorted(range(len(hits)), key=lambda i: (-grades[i], i))
-        return [replace(hits[i], score=float(grades[i])) for i in order[:k]]
+        scores = await asyncio.gather(*(self._p_yes(query, h.text) for h in hits))
+        order = sorted(range(len(hits)), key=lambda i: (-scores[i], i))
+        return [replace(hits[i], score=scores[i]) for i in order[:k]]

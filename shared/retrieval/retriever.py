@@ -85,7 +85,9 @@ class Retriever:
             queries += await transforms.multi_query(self._need_llm("multi-query"), query,
                                                     cfg.multi_query)  # fmt: skip
         if cfg.step_back:
-            queries.append(await transforms.step_back(self._need_llm("step-back"), query))
+            general = await transforms.step_back(self._need_llm("step-back"), query)
+            if general:
+                queries.append(general)
 
         embed_texts = list(queries)
         if cfg.hyde and cfg.mode != "text":

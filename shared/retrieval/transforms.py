@@ -4,7 +4,9 @@ results are fused with reciprocal rank fusion."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import BaseModel, Field, create_model
 
 from shared.models.llm import LLMGateway
 
@@ -13,17 +15,25 @@ HYDE_PROMPT = (
     "appear in a product page or reference text. Do not say you are unsure.\n\nQuestion: {q}"
 )
 MULTI_QUERY_PROMPT = (
-    "Rewrite the search query below in {n} different ways, using different words a person "
-    "might use for the same need. Keep each rewrite under 15 words.\n\nQuery: {q}"
+    "Write {n} alternative search queries for the query below. Each must use different words "
+    "(synonyms, related terms) for the same need, and be under 15 words. Example: for "
+    '"cheap laptop bag" write "affordable notebook sleeve", "budget computer case".\n\n'
+    "Query: {q}"
 )
 STEP_BACK_PROMPT = (
     "Write one more general question behind the question below: the broader topic a searcher "
-    "should read about first. Keep it under 15 words.\n\nQuestion: {q}"
+    'should read about first. Keep it under 15 words. Example: for "Does the Nikon Z50 have '
+    'image stabilisation?" write "What features do mirrorless cameras have?"\n\n'
+    "Question: {q}"
 )
 
 
-class _Rewrites(BaseModel):
-    queries: list[str] = Field(min_length=1, max_length=5)
+def _rewrites_schema(n: int) -> type[BaseModel]:
+    # An exact item count in the schema makes the grammar produce all n rewrites.
+    return create_model(
+        "Rewrites", queries=(list[Annotated[str, Field(max_length=120)]],
+                             Field(min_length=n, max_length=n)),
+    )  # fmt: skip
 
 
 class _StepBack(BaseModel):
@@ -43,7 +53,7 @@ async def hyde(llm: LLMGateway, query: str, max_tokens: int = 120) -> str:
 async def multi_query(llm: LLMGateway, query: str, n: int = 3) -> list[str]:
     answer = await llm.json(
         [{"role": "user", "content": MULTI_QUERY_PROMPT.format(q=query, n=n)}],
-        _Rewrites,
+        _rewrites_schema(n),
         max_tokens=40 * n + 20,
     )
     seen = {query.strip().lower()}
@@ -56,8 +66,11 @@ async def multi_query(llm: LLMGateway, query: str, n: int = 3) -> list[str]:
     return rewrites[:n]
 
 
-async def step_back(llm: LLMGateway, query: str) -> str:
+async def step_back(llm: LLMGateway, query: str) -> str | None:
+    """A broader question, or None when the model only echoed the query back (small models
+    often do; searching the same text twice would add nothing)."""
     answer = await llm.json(
         [{"role": "user", "content": STEP_BACK_PROMPT.format(q=query)}], _StepBack, max_tokens=60
     )
-    return answer.question.strip()
+    general = answer.question.strip()
+    return general if general and general.lower().rstrip("?") != query.lower().rstrip("?") else None

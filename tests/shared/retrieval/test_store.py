@@ -1,8 +1,7 @@
 import psycopg
 import pytest
 
-from shared.models.embeddings import Embedder
-from shared.retrieval import ChunkStore, Document, FilterError, RecursiveSplitter
+from shared.retrieval import Document, FilterError, RecursiveSplitter
 
 
 def _product(sku, text, title, **attributes):
@@ -21,11 +20,6 @@ CATALOG = [
     _product("sku-5", "Stainless steel espresso machine with milk frother.",
              "Barista Pro", category="kitchen", price=450, colour="silver", rating=4.7),
 ]  # fmt: skip
-
-
-@pytest.fixture
-async def store(pool, settings):
-    return ChunkStore(pool, Embedder(settings))
 
 
 async def test_hybrid_vector_and_text_search(store):

@@ -1,0 +1,1 @@
+"""Committed data files of the evaluation sets (a package so that wheels include them)."""
