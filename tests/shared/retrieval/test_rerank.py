@@ -1,11 +1,9 @@
-import random
-
 import pytest
-import torch
 
 from shared.config import Settings
 from shared.models.registry import ArtifactRegistry, ModelNotInstalled, ModelRegistry
 from shared.retrieval.rerank import CrossEncoderReranker
+from shared.retrieval.train_reranker import train_cross_encoder
 from shared.retrieval.types import Hit
 
 PASSAGES = {
@@ -27,38 +25,16 @@ QUESTIONS = {
 @pytest.fixture(scope="session")
 def tiny_cross_encoder(tmp_path_factory, data_home):
     """Train a small cross-encoder from the packaged MiniLM: a few steps, on CPU."""
-    from sentence_transformers import CrossEncoder
-
-    torch.manual_seed(0)
     base = ModelRegistry(Settings(data_home=data_home).models_dir).path("all-minilm-l6-v2")
-    model = CrossEncoder(str(base), num_labels=1, device="cpu", max_length=64,
-                         local_files_only=True)  # fmt: skip
     pairs = [(q, PASSAGES[key], 1.0) for key, qs in QUESTIONS.items() for q in qs[:1]]
     pairs += [(q, PASSAGES[other], 0.0) for key, qs in QUESTIONS.items() for q in qs[:1]
               for other in PASSAGES if other != key]  # fmt: skip
-    optimiser = torch.optim.AdamW(model.model.parameters(), lr=1e-4)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    rng = random.Random(0)
-    model.model.train()
-    for _ in range(10):
-        rng.shuffle(pairs)
-        for start in range(0, len(pairs), 8):
-            batch = pairs[start : start + 8]
-            features = model.tokenizer(
-                [p[0] for p in batch],
-                [p[1] for p in batch],
-                padding=True,
-                truncation=True,
-                return_tensors="pt",
-            )
-            logits = model.model(**features).logits.squeeze(-1)
-            loss = loss_fn(logits, torch.tensor([p[2] for p in batch]))
-            loss.backward()
-            optimiser.step()
-            optimiser.zero_grad()
-    model.model.eval()
-    out = tmp_path_factory.mktemp("tiny-reranker")
-    model.save(str(out))
+    done = []
+    out = train_cross_encoder(
+        pairs, base_dir=base, out_dir=tmp_path_factory.mktemp("tiny-reranker"), epochs=10,
+        batch_size=8, learning_rate=1e-4, max_length=64, progress=done.append,
+    )  # fmt: skip
+    assert sum(done) == 10 * len(pairs)
     return out
 
 
