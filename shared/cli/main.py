@@ -10,9 +10,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
+from shared.cli.rag import app as rag_app
 from shared.config import get_settings
 
 app = typer.Typer(help="ascent: a self-hostable AI SaaS suite.", no_args_is_help=True)
+app.add_typer(rag_app, name="rag")
 console = Console()
 err = Console(stderr=True)
 

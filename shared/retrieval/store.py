@@ -321,7 +321,11 @@ _VECTOR_SIDE = (
 _TEXT_SIDE = (
     "SELECT id, row_number() OVER (ORDER BY rank DESC, id) AS r FROM ("
     "  SELECT id, ts_rank_cd(tsv, query) AS rank"
-    "  FROM rag_chunks, websearch_to_tsquery('english', %(q)s) query"
+    # websearch syntax (quotes, -exclusions), but any term may match: shoppers and askers write
+    # sentences, and requiring every word would match almost nothing. ts_rank_cd rewards
+    # chunks that cover more of the terms.
+    "  FROM rag_chunks, to_tsquery('english', replace("
+    "    websearch_to_tsquery('english', %(q)s)::text, ' & ', ' | ')) query"
     f"  WHERE {_SCOPE} AND tsv @@ query {{where}}"
     "  ORDER BY rank DESC, id LIMIT %(cand)s) matched"
 )
