@@ -1,7 +1,7 @@
 """Embedding throughput: texts/s through ``Embedder.embed`` in batches vs one text per call.
 
 The texts are product-like sentences built deterministically from word lists (so every run
-embeds the same, all distinct, 10-40 token sentences). The on-disk cache is off: this times
+embeds the same, all distinct, 9-24 word sentences). The on-disk cache is off: this times
 the MiniLM forward passes, not SQLite.
 
 Value: texts/s embedding N texts (2,000; 500 with ``--quick``) through ``embed(list)``, which

@@ -73,13 +73,25 @@ class ChunkStore:
         self._fields: dict[tuple[str, str], set[str]] = {}
 
     @asynccontextmanager
-    async def scoped(self, tenant: str) -> AsyncIterator[AsyncConnection]:
-        """A connection in a transaction that can only see ``tenant``'s rows."""
+    async def scoped(
+        self, tenant: str, settings: dict[str, str] | None = None
+    ) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction that can only see ``tenant``'s rows.
+
+        The role switch, the tenant and any extra settings (e.g. ``hnsw.ef_search``) are set
+        transaction-locally in one statement, so a search costs one extra round trip at most.
+        """
         if not tenant:
             raise ValueError("a tenant is required")
+        gucs = {"role": "ascent_tenant", "ascent.tenant": tenant, **(settings or {})}
+        setup = sql.SQL("SELECT {}").format(
+            sql.SQL(", ").join(
+                sql.SQL("set_config({}, {}, true)").format(sql.Literal(k), sql.Literal(v))
+                for k, v in gucs.items()
+            )
+        )
         async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute("SET LOCAL ROLE ascent_tenant")
-            await conn.execute("SELECT set_config('ascent.tenant', %s, true)", (tenant,))
+            await conn.execute(setup)
             yield conn
 
     # -- ingestion ---------------------------------------------------------------------
@@ -287,10 +299,10 @@ class ChunkStore:
             ),
             text_side=sql.SQL(_TEXT_SIDE if mode != "vector" else _EMPTY_SIDE).format(where=where),
         )
-        async with self.scoped(tenant) as conn:
-            await conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(int(ef_search)))
-            # Keep scanning the graph when filters discard candidates (pgvector >= 0.8).
-            await conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        # relaxed_order: keep walking the graph when filters discard candidates (pgvector 0.8).
+        search_settings = {"hnsw.ef_search": str(int(ef_search)),
+                           "hnsw.iterative_scan": "relaxed_order"}  # fmt: skip
+        async with self.scoped(tenant, search_settings) as conn:
             cur = await conn.execute(statement, params)
             rows = await cur.fetchall()
         return [
