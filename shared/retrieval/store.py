@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 Mode = Literal["vector", "text", "hybrid"]
 Chunker = Callable[[Document], list[Chunk]]
 RRF_K = 60
+FTS_SCAN_LIMIT = 1000  # any-term matches ranked at most, per query (see _TEXT_SIDE)
 
 
 @dataclass
@@ -290,7 +291,7 @@ class ChunkStore:
             query_vector = (await self.embedder.aembed([query]))[0]
         params = {
             "tenant": tenant, "collection": collection, "q": query, "qv": query_vector,
-            "k": k, "cand": max(candidates, k), "rrf": RRF_K,
+            "k": k, "cand": max(candidates, k), "rrf": RRF_K, "scan": FTS_SCAN_LIMIT,
         }  # fmt: skip
         statement = _HYBRID.format(
             vector_column=sql.SQL(", c.embedding" if with_vectors else ""),
@@ -330,16 +331,25 @@ _VECTOR_SIDE = (
     f"  SELECT id, embedding <=> %(qv)s AS dist FROM rag_chunks WHERE {_SCOPE} {{where}}"
     "   ORDER BY embedding <=> %(qv)s LIMIT %(cand)s) nearest"
 )
+# Full text in two tiers, in one statement. First the chunks matching *all* terms
+# (websearch_to_tsquery: quotes and -exclusions work), ranked. Only if those are fewer than
+# the candidates wanted does the second tier run (the Limit over the Append stops pulling
+# otherwise): chunks matching *any* term, because people type sentences and requiring every
+# word would often match nothing. A common word can match most of a large catalogue, so the
+# second tier ranks at most %(scan)s matches: that bounds the cost, and when it binds the
+# vector side carries the ranking anyway.
 _TEXT_SIDE = (
-    "SELECT id, row_number() OVER (ORDER BY rank DESC, id) AS r FROM ("
-    "  SELECT id, ts_rank_cd(tsv, query) AS rank"
-    # websearch syntax (quotes, -exclusions), but any term may match: shoppers and askers write
-    # sentences, and requiring every word would match almost nothing. ts_rank_cd rewards
-    # chunks that cover more of the terms.
-    "  FROM rag_chunks, to_tsquery('english', replace("
-    "    websearch_to_tsquery('english', %(q)s)::text, ' & ', ' | ')) query"
-    f"  WHERE {_SCOPE} AND tsv @@ query {{where}}"
-    "  ORDER BY rank DESC, id LIMIT %(cand)s) matched"
+    "SELECT id, row_number() OVER (ORDER BY tier, rank DESC, id) AS r FROM ("
+    " (SELECT id, 1 AS tier, ts_rank_cd(tsv, q) AS rank"
+    "  FROM rag_chunks, websearch_to_tsquery('english', %(q)s) q"
+    f"  WHERE {_SCOPE} AND tsv @@ q {{where}} ORDER BY rank DESC, id LIMIT %(cand)s)"
+    " UNION ALL"
+    " (SELECT id, 2, ts_rank_cd(tsv, q) FROM ("
+    "   SELECT id, tsv, q FROM rag_chunks, websearch_to_tsquery('english', %(q)s) all_terms,"
+    "     to_tsquery('english', replace(all_terms::text, ' & ', ' | ')) q"
+    f"   WHERE {_SCOPE} AND tsv @@ q AND NOT tsv @@ all_terms {{where}} LIMIT %(scan)s"
+    "  ) some_terms ORDER BY 3 DESC, id LIMIT %(cand)s)"
+    " LIMIT %(cand)s) matched"
 )
 _EMPTY_SIDE = "SELECT NULL::bigint AS id, NULL::bigint AS r WHERE false"
 _HYBRID = sql.SQL(
