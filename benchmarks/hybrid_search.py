@@ -70,8 +70,9 @@ def _load(url: str, vectors: np.ndarray, texts: list[str], other: np.ndarray) ->
                             "vector"])  # fmt: skip
             for tenant, rows, words in ((TENANT, vectors, texts), (OTHER, other, texts)):
                 for i, vec in enumerate(rows):
-                    copy.write_row((tenant, "default", f"doc{i // 10}", i % 10, f"h{i}",
-                                    f"Item {i}", words[i % len(words)], Jsonb({}), vec))  # fmt: skip
+                    text = words[i % len(words)]
+                    row = (tenant, "default", f"doc{i // 10}", i % 10, f"h{i}", f"Item {i}")
+                    copy.write_row((*row, text, Jsonb({}), vec))
         conn.execute("SET maintenance_work_mem = '1GB'")
         conn.execute(
             "CREATE INDEX rag_chunks_embedding_hnsw ON rag_chunks USING hnsw "

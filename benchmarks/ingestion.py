@@ -1,0 +1,84 @@
+"""Ingestion throughput: chunks per second through ``ChunkStore.ingest``, embeddings included.
+
+Data: 3,000 distinct product-like documents (600 with ``--quick``), one chunk each (the
+RecursiveSplitter keeps short texts whole), embedded from scratch (embedding cache off), then
+written with COPY in 256-document batches into a scratch database (``bench_ingest``).
+Baseline: embedding the same texts alone, so ``ratio`` = ingest rate / embedding rate shows
+what the database side costs on top of the model. A second figure re-ingests the unchanged
+documents: every one is skipped by its content hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import psycopg
+from psycopg import sql
+
+from benchmarks._common import main, result, settings
+from benchmarks.embedding_throughput import product_sentences
+
+logger = logging.getLogger("benchmarks.ingestion")
+DATABASE = "bench_ingest"
+
+
+async def _ingest(url: str, documents: list) -> tuple[float, float]:
+    from shared.db import create_pool
+    from shared.models.embeddings import Embedder
+    from shared.retrieval import RecursiveSplitter
+    from shared.retrieval.store import ChunkStore
+
+    s = settings()
+    async with create_pool(url, s) as pool:
+        store = ChunkStore(pool, Embedder(s, cache=False))
+        await store.embedder.aembed(["warm-up"])  # model load is not ingestion
+        start = time.perf_counter()
+        stats = await store.ingest("bench", documents, RecursiveSplitter())
+        first = time.perf_counter() - start
+        assert stats.chunks_written == len(documents), stats
+        start = time.perf_counter()
+        again = await store.ingest("bench", documents, RecursiveSplitter())
+        second = time.perf_counter() - start
+        assert again.documents_unchanged == len(documents), again
+    return first, second
+
+
+def run(quick: bool) -> list[dict]:
+    from shared.db import apply_migrations, ensure_database
+    from shared.db.connect import create_database_if_missing
+    from shared.models.embeddings import Embedder
+    from shared.retrieval import Document
+
+    n = 600 if quick else 3000
+    texts = product_sentences(n, seed=2024)
+    documents = [Document(f"p{i}", text, f"Product {i}") for i, text in enumerate(texts)]
+
+    embedder = Embedder(settings(), cache=False)
+    embedder.embed(["warm-up"])
+    start = time.perf_counter()
+    embedder.embed(texts)
+    embed_rate = n / (time.perf_counter() - start)
+
+    admin = ensure_database(settings())
+    url = admin.rsplit("/", 1)[0] + f"/{DATABASE}"
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(drop)
+    create_database_if_missing(admin, DATABASE)
+    try:
+        apply_migrations(url)
+        first, second = asyncio.run(_ingest(url, documents))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(drop)
+    context = {"documents": n, "chunks": n, "batch": settings().embedding_batch_size}
+    return [
+        result("ingest_chunks_per_s", n / first, "chunks/s", embed_rate, **context),
+        result("reingest_unchanged_docs_per_s", n / second, "docs/s", n / first, **context),
+    ]
+
+
+if __name__ == "__main__":
+    main("ingestion", run)
