@@ -136,6 +136,22 @@ def search(
     console.print(table)
 
 
+@app.command()
+def reindex(
+    m: Annotated[int, typer.Option(help="HNSW links per node")] = 16,
+    ef_construction: Annotated[int, typer.Option(help="HNSW build candidate list")] = 64,
+) -> None:
+    """Rebuild the HNSW vector index with new build parameters (all tenants)."""
+
+    async def run():
+        async with _store(get_settings()) as store:
+            await store.rebuild_vector_index(m=m, ef_construction=ef_construction)
+
+    with console.status(f"rebuilding HNSW index (m={m}, ef_construction={ef_construction})"):
+        asyncio.run(run())
+    console.print("index rebuilt")
+
+
 @app.command("train-reranker")
 def train_reranker(
     name: Annotated[str, typer.Option(help="Name to publish it under")] = "reranker-jeopardy",

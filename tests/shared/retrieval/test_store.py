@@ -107,3 +107,22 @@ async def test_tenants_cannot_read_or_write_each_other(store, database_url):
     async with store.scoped("shop-a") as conn:
         cur = await conn.execute("SELECT count(*) AS n FROM rag_chunks")
         assert (await cur.fetchone())["n"] == 5  # shop-a's data is intact
+
+
+async def test_vector_index_can_be_rebuilt_with_new_parameters(store, database_url):
+    await store.ingest("shop-a", CATALOG, RecursiveSplitter())
+    await store.rebuild_vector_index(m=8, ef_construction=32)
+    with psycopg.connect(database_url) as conn:
+        definition = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'rag_chunks_embedding_hnsw'"
+        ).fetchone()[0]
+    assert "m='8'" in definition and "ef_construction='32'" in definition
+    hits = await store.search("shop-a", "coffee maker", mode="vector", k=1)
+    assert hits[0].source == "sku-5"
+
+
+async def test_fuzzy_title_lookup_forgives_typos(store):
+    await store.ingest("shop-a", CATALOG, RecursiveSplitter())
+    found = await store.search_titles("shop-a", "Mernio Trek Sokcs")
+    assert found[0][0] == "sku-4"
+    assert await store.search_titles("shop-b", "Merino Trek Socks") == []
