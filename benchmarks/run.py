@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import time
 
@@ -53,10 +54,23 @@ def main(argv: list[str] | None = None) -> int:
             continue
         emit(lines)
         logger.info("== %s done in %.1fs", name, time.perf_counter() - start)
+        _warn_if_busy(name, lines)
     if failed:
         logger.error("failed: %s", ", ".join(failed))
         return 1
     return 0
+
+
+def _warn_if_busy(name: str, lines: list[dict]) -> None:
+    """Say so when the machine was already busy: the figures are then suspect, ratios too."""
+    cpus = os.cpu_count() or 1
+    before = max((line.get("load_1m_before") or 0.0 for line in lines), default=0.0)
+    if before > cpus / 2:
+        logger.warning(
+            "%s: load average was %.2f on %d cores before it started; something else was "
+            "running, so treat these figures with suspicion and rerun on a quiet machine",
+            name, before, cpus,
+        )  # fmt: skip
 
 
 if __name__ == "__main__":

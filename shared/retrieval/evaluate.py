@@ -13,7 +13,7 @@ import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from shared.models.llm import LLMGateway
@@ -177,8 +177,6 @@ class Evaluator:
 
 
 def replace_k(config: RetrievalConfig, k: int) -> RetrievalConfig:
-    from dataclasses import replace
-
     return replace(config, k=k, rerank_depth=max(config.rerank_depth, k))
 
 
