@@ -18,11 +18,10 @@ from shared.retrieval import transforms
 from shared.retrieval.context import Expansion, Passage, expand, merge_adjacent
 from shared.retrieval.mmr import mmr
 from shared.retrieval.rerank import Reranker
-from shared.retrieval.store import ChunkStore, Mode
+from shared.retrieval.store import ChunkStore, Mode, clip_query
 from shared.retrieval.types import Hit
 
 logger = logging.getLogger(__name__)
-MAX_QUERY_CHARS = 2000  # ~ MiniLM's 256-token window; longer queries are truncated
 
 
 @dataclass(frozen=True)
@@ -70,12 +69,9 @@ class Retriever:
 
     async def retrieve(self, query: str, **overrides: Any) -> list[Hit]:
         cfg = replace(self.config, **overrides) if overrides else self.config
-        query = query.strip()
+        query = clip_query(query)
         if not query:
             raise ValueError("empty query")
-        if len(query) > MAX_QUERY_CHARS:
-            logger.warning("query of %d chars truncated to %d", len(query), MAX_QUERY_CHARS)
-            query = query[:MAX_QUERY_CHARS]
         depth = max(cfg.k, cfg.rerank_depth if cfg.rerank else cfg.k)
         if cfg.mmr_lambda is not None:
             depth = max(depth, cfg.candidates)

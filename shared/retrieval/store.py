@@ -28,6 +28,16 @@ logger = logging.getLogger(__name__)
 Mode = Literal["vector", "text", "hybrid"]
 Chunker = Callable[[Document], list[Chunk]]
 RRF_K = 60
+MAX_QUERY_CHARS = 2000  # ~ the embedder's 256-token window; longer queries are cut
+
+
+def clip_query(query: str) -> str:
+    """Strip ``query`` and cut it to what the embedder can read, warning when it does."""
+    query = query.strip()
+    if len(query) > MAX_QUERY_CHARS:
+        logger.warning("query of %d characters truncated to %d", len(query), MAX_QUERY_CHARS)
+        query = query[:MAX_QUERY_CHARS]
+    return query
 FTS_SCAN_LIMIT = 1000  # any-term matches ranked at most, per query (see _TEXT_SIDE)
 
 
@@ -282,6 +292,7 @@ class ChunkStore:
         """Top ``k`` chunks for ``query``; hybrid fuses ``candidates`` per side with RRF."""
         if mode not in ("vector", "text", "hybrid"):
             raise ValueError(f"unknown search mode {mode!r}")
+        query = clip_query(query)
         fields = await self.metadata_fields(tenant, collection)
         if filters and any(f not in fields for f in filters):
             self._fields.pop((tenant, collection), None)  # maybe ingested elsewhere since

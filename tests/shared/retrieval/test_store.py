@@ -126,3 +126,12 @@ async def test_fuzzy_title_lookup_forgives_typos(store):
     found = await store.search_titles("shop-a", "Mernio Trek Sokcs")
     assert found[0][0] == "sku-4"
     assert await store.search_titles("shop-b", "Merino Trek Socks") == []
+
+
+async def test_overlong_query_is_truncated_with_a_warning(store, caplog):
+    await store.ingest("shop-a", CATALOG, RecursiveSplitter())
+    query = "espresso machine " + "very " * 2000
+    with caplog.at_level("WARNING"):
+        hits = await store.search("shop-a", query, k=1)
+    assert hits[0].source == "sku-5"
+    assert any("truncated" in r.getMessage() for r in caplog.records)
