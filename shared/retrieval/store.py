@@ -38,6 +38,8 @@ def clip_query(query: str) -> str:
         logger.warning("query of %d characters truncated to %d", len(query), MAX_QUERY_CHARS)
         query = query[:MAX_QUERY_CHARS]
     return query
+
+
 FTS_SCAN_LIMIT = 1000  # any-term matches ranked at most, per query (see _TEXT_SIDE)
 
 
