@@ -49,6 +49,19 @@ class EmbeddingCache:
             )
 
 
+class _TorchEncoder:
+    """sentence-transformers on PyTorch: the reference the ONNX encoder is checked against."""
+
+    def __init__(self, path) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False)  # fmt: skip
+
+
 class Embedder:
     """Turns texts into unit-length float32 vectors (cosine similarity = dot product)."""
 
@@ -70,10 +83,13 @@ class Embedder:
     def _load(self):
         with self._load_lock:
             if self._model is None:
-                from sentence_transformers import SentenceTransformer
-
                 path = ModelRegistry(self.settings.models_dir).path(self.model_name)
-                self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+                if self.settings.embedding_backend == "onnx":
+                    from shared.models.onnx_encoder import OnnxSentenceEncoder
+
+                    self._model = OnnxSentenceEncoder(path)
+                else:
+                    self._model = _TorchEncoder(path)
         return self._model
 
     def _key(self, text: str) -> bytes:
@@ -98,13 +114,7 @@ class Embedder:
             items = list(unique.items())
             for start in range(0, len(items), self.batch_size):
                 batch = items[start : start + self.batch_size]
-                vectors = model.encode(
-                    [texts[i] for _, i in batch],
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+                vectors = model.encode([texts[i] for _, i in batch], self.batch_size)
                 fresh.update(
                     {k: v.astype(np.float32) for (k, _), v in zip(batch, vectors, strict=True)}
                 )

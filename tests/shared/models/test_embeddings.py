@@ -31,3 +31,15 @@ def test_cache_returns_same_vectors_without_loading_the_model(data_home):
 
 def test_empty_input(data_home):
     assert Embedder(Settings(data_home=data_home), cache=False).embed([]).shape == (0, 384)
+
+
+def test_onnx_and_torch_backends_agree(data_home):
+    texts = ["waterproof rain jacket", "a coat that keeps you dry", "espresso machine " * 60]
+    onnx = Embedder(Settings(data_home=data_home, embedding_backend="onnx"), cache=False)
+    torch = Embedder(Settings(data_home=data_home, embedding_backend="torch"), cache=False)
+    a, b = onnx.embed(texts), torch.embed(texts)
+    assert np.min(np.sum(a * b, axis=1)) > 0.9999  # long text truncated the same way too
+    exported = data_home / "models" / "all-minilm-l6-v2" / "onnx" / "model.onnx"
+    mtime = exported.stat().st_mtime
+    Embedder(Settings(data_home=data_home, embedding_backend="onnx"), cache=False).embed(["x"])
+    assert exported.stat().st_mtime == mtime  # exported once, then reused
