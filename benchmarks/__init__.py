@@ -3,4 +3,10 @@
 Run them all with ``python -m benchmarks.run [names...] [--quick]``.
 """
 
-BENCHMARKS = ("llm_latency", "embedding_throughput", "hnsw_recall")
+BENCHMARKS = (
+    "llm_latency",
+    "embedding_throughput",
+    "hnsw_recall",
+    "hybrid_search",
+    "ingestion",
+)
