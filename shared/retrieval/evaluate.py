@@ -30,6 +30,7 @@ CONFIGS: dict[str, RetrievalConfig] = {
     "vector": RetrievalConfig(mode="vector"),
     "hybrid": RetrievalConfig(mode="hybrid"),
     "hybrid+rerank": RetrievalConfig(mode="hybrid", rerank=True),
+    "hybrid+rerank-only": RetrievalConfig(mode="hybrid", rerank=True, rerank_weight=1.0),
     "hybrid+hyde": RetrievalConfig(mode="hybrid", hyde=True),
     "hybrid+rerank+window": RetrievalConfig(
         mode="hybrid", rerank=True, expansion="sentence_window", window=2

@@ -34,6 +34,9 @@ class RetrievalConfig:
     mmr_lambda: float | None = None  # None: no diversification
     rerank: bool = False
     rerank_depth: int = 30  # hits handed to the reranker
+    # 1.0: the reranker's order alone. Below 1, its ranks are fused with the retrieval ranks
+    # (weighted RRF), so a reranker from another domain cannot wreck a good first stage.
+    rerank_weight: float = 0.5
     hyde: bool = False
     multi_query: int = 0  # extra rewrites to fuse; 0 = off
     step_back: bool = False
@@ -51,6 +54,20 @@ def rrf_fuse(result_lists: list[list[Hit]], k: int, rrf_k: int = 60) -> list[Hit
             first_seen.setdefault(hit.id, hit)
     ranked = sorted(scores, key=lambda i: -scores[i])[:k]
     return [replace(first_seen[i], score=scores[i]) for i in ranked]
+
+
+def fuse_rerank(retrieved: list[Hit], reranked: list[Hit], weight: float,
+                rrf_k: int = 60) -> list[Hit]:  # fmt: skip
+    """Order by ``weight / (k + reranker rank) + (1 - weight) / (k + retrieval rank)``."""
+    if weight >= 1.0:
+        return reranked
+    first = {h.id: rank for rank, h in enumerate(retrieved, 1)}
+    scored = [
+        (weight / (rrf_k + rank) + (1 - weight) / (rrf_k + first[h.id]), h)
+        for rank, h in enumerate(reranked, 1)
+    ]
+    scored.sort(key=lambda pair: -pair[0])
+    return [replace(h, score=score) for score, h in scored]
 
 
 @dataclass
@@ -117,7 +134,9 @@ class Retriever:
         if cfg.rerank:
             if self.reranker is None:
                 raise ValueError("rerank=True needs a reranker")
-            hits = await self.reranker.rerank(query, hits[: cfg.rerank_depth], cfg.k)
+            pool = hits[: cfg.rerank_depth]
+            reranked = await self.reranker.rerank(query, pool, len(pool))
+            hits = fuse_rerank(pool, reranked, cfg.rerank_weight)
         return hits[: cfg.k]
 
     async def passages(self, query: str, **overrides: Any) -> list[Passage]:

@@ -56,3 +56,15 @@ def test_citation_check():
     cited, invalid = check_citations("Tents [2] are dry [1][2]; socks [7].", 3)
     assert cited == [2, 1] and invalid == [7]
     assert strip_invalid("Socks [7] and tents [2].", [7]) == "Socks  and tents [2]."
+
+
+def test_fuse_rerank_balances_reranker_and_retrieval():
+    from shared.retrieval.retriever import fuse_rerank
+
+    retrieved = [_hit(1), _hit(2), _hit(3)]
+    reranked = [_hit(3), _hit(2), _hit(1)]
+    assert [h.id for h in fuse_rerank(retrieved, reranked, 1.0)] == [3, 2, 1]
+    assert [h.id for h in fuse_rerank(retrieved, reranked, 0.0)] == [1, 2, 3]
+    balanced = fuse_rerank(retrieved, [_hit(2), _hit(1), _hit(3)], 0.5)
+    assert [h.id for h in balanced][:2] in ([1, 2], [2, 1])
+    assert balanced[-1].id == 3
