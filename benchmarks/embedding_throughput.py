@@ -2,7 +2,8 @@
 
 The texts are product-like sentences built deterministically from word lists (so every run
 embeds the same, all distinct, 9-24 word sentences). The on-disk cache is off: this times
-the MiniLM forward passes, not SQLite.
+the MiniLM forward passes, not SQLite. The backend is whatever the settings select
+(``ASCENT_EMBEDDING_BACKEND``: onnx by default, or torch), reported as ``backend``.
 
 Value: texts/s embedding N texts (2,000; 500 with ``--quick``) through ``embed(list)``, which
 batches by ``settings.embedding_batch_size``. Baseline: texts/s calling ``embed([text])`` once
@@ -83,8 +84,6 @@ def product_sentences(count: int, seed: int = 1234) -> list[str]:
 
 
 def run(quick: bool) -> list[dict]:
-    import torch
-
     from shared.models.embeddings import Embedder
 
     n_batched, n_single = (500, 50) if quick else (2000, 200)
@@ -92,6 +91,8 @@ def run(quick: bool) -> list[dict]:
     pool = product_sentences(n_batched + n_single)  # all distinct
     texts, singles = pool[:n_batched], pool[n_batched:]
     embedder = Embedder(conf, cache=False)
+    # Settings gained embedding_backend ("onnx" default, or "torch"); older trees lack it.
+    backend = getattr(conf, "embedding_backend", "torch")
 
     logger.info("loading %s and warming up", embedder.model_name)
     with timer() as load_s:
@@ -135,12 +136,21 @@ def run(quick: bool) -> list[dict]:
             batched_seconds=batched_s,
             baseline_seconds=single_s,
             rounds=ROUNDS,
-            torch_threads=torch.get_num_threads(),
+            backend=backend,
+            **_threads(backend),
             mean_words_per_text=mean_words,
             model_load_seconds=load_s(),
             quick=quick,
         )
     ]
+
+
+def _threads(backend: str) -> dict[str, int]:
+    if backend != "torch":
+        return {}
+    import torch
+
+    return {"torch_threads": torch.get_num_threads()}
 
 
 if __name__ == "__main__":
