@@ -161,6 +161,12 @@ class LLMGateway:
     def _request(self, messages: Sequence[Message], **options: Any) -> dict[str, Any]:
         extra: dict[str, Any] = {}
         params: dict[str, Any] = {"model": self.model, "messages": list(messages)}
+        if options.get("temperature") is None and options.get("response_format") is None:
+            # No sampling asked for: use the model's recommended writing settings.
+            options = {
+                **self.default_sampling,
+                **{k: v for k, v in options.items() if v is not None},
+            }
         for key, value in options.items():
             if value is None:
                 continue

@@ -93,3 +93,12 @@ async def test_unreachable_endpoint_gives_clear_error(data_home):
     with pytest.raises(LLMError, match=r"not answering|failed"):
         await g.health()
     await g.aclose()
+
+
+def test_requests_without_sampling_get_the_models_writing_defaults(data_home):
+    gateway = LLMGateway(Settings(data_home=data_home, llm_model="qwen2.5-coder-1.5b"))
+    params = gateway._request([{"role": "user", "content": "hi"}], max_tokens=5)
+    assert params["temperature"] == 0.7 and params["top_p"] == 0.8
+    assert params["extra_body"] == {"top_k": 20, "repeat_penalty": 1.1}
+    exact = gateway._request([{"role": "user", "content": "hi"}], temperature=0.0)
+    assert exact["temperature"] == 0.0 and "extra_body" not in exact and "top_p" not in exact
