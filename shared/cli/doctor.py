@@ -47,12 +47,18 @@ PYTHON_PACKAGES = {
     "sentence_transformers": "core",
     "faster_whisper": "repurposer extra",
     "unidiff": "reviewer extra",
-    "playwright": "dev extra",
 }
+# Only needed for development; their absence is reported, not failed.
+OPTIONAL_PACKAGES = {"playwright": "dev extra, for browser tests"}
 
 
-def _import(module: str) -> str:
-    mod = importlib.import_module(module)
+def _import(module: str, optional: bool = False) -> str:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        if optional:
+            return "not installed (optional)"
+        raise
     return str(getattr(mod, "__version__", "imported"))
 
 
@@ -136,6 +142,10 @@ def run_checks(settings: Settings) -> list[Check]:
     checks = [
         _run("python", f"{module} ({why})", lambda m=module: _import(m))
         for module, why in PYTHON_PACKAGES.items()
+    ]
+    checks += [
+        _run("python", f"{module} ({why})", lambda m=module: _import(m, optional=True))
+        for module, why in OPTIONAL_PACKAGES.items()
     ]
     checks.append(_run("database", "postgres", lambda: _database(settings)))
     registry = ModelRegistry(settings.models_dir)
