@@ -14,9 +14,11 @@ import json
 import logging
 import os
 import platform
+import resource
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -127,24 +129,80 @@ def call_quietly(run: Callable[[bool], list[Result]], quick: bool) -> list[Resul
     """Call ``run`` with anything a library prints to stdout sent to stderr instead.
 
     stdout carries only JSON lines, so it can be piped straight into ``jq`` or a file.
-    Each line also gets the machine's 1-minute load average before and after the run: on a
-    shared machine a load above the core count means someone else's work skewed the timings.
+    Each line also gets ``cpu_other_share``: the fraction of the machine's CPU time, over the
+    run, spent by processes other than this one, its children (the llama.cpp servers) and
+    the embedded Postgres cluster under the data home. Above ~0.1 something else was
+    competing for the cores and the timings, ratios included, are suspect.
     """
-    before = _load()
+    before = CpuSnapshot.take()
     with contextlib.redirect_stdout(sys.stderr):
         lines = run(quick)
-    after = _load()
+    other, own = CpuSnapshot.take().shares_since(before)
     for line in lines:
-        line.setdefault("load_1m_before", before)
-        line.setdefault("load_1m_after", after)
+        line.setdefault("cpu_other_share", other)
+        line.setdefault("cpu_own_share", own)
     return lines
 
 
-def _load() -> float | None:
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """Machine-wide busy CPU seconds and this process tree's own CPU seconds, at one instant."""
+
+    wall: float
+    busy: float
+    own: float
+
+    @classmethod
+    def take(cls) -> CpuSnapshot:
+        import psutil
+
+        t = psutil.cpu_times()
+        # Busy = everything but idle, iowait and the hypervisor's steal (guest time is
+        # already inside user).
+        busy = t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+        me = psutil.Process()
+        own = 0.0
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):  # children: once reaped
+            usage = resource.getrusage(who)
+            own += usage.ru_utime + usage.ru_stime
+        for child in me.children(recursive=True):  # children still running
+            with contextlib.suppress(psutil.Error):
+                times = child.cpu_times()
+                own += times.user + times.system
+        return cls(time.monotonic(), busy, own + _cluster_cpu())
+
+    def shares_since(self, earlier: CpuSnapshot) -> tuple[float, float]:
+        """(others' share, own share) of the machine's CPU capacity between the two."""
+        capacity = (self.wall - earlier.wall) * (os.cpu_count() or 1)
+        if capacity <= 0:
+            return 0.0, 0.0
+        own = self.own - earlier.own
+        other = max(0.0, (self.busy - earlier.busy) - own)
+        return round(other / capacity, 3), round(own / capacity, 3)
+
+
+def _cluster_cpu() -> float:
+    """CPU seconds used so far by the embedded Postgres cluster under the data home.
+
+    pg_ctl detaches the server, so it is not our child; the postmaster's own times plus
+    those of the backends it has reaped plus those still running cover the whole cluster.
+    A cluster that a benchmark starts and stops again is gone by the second snapshot, so
+    its work then counts as someone else's.
+    """
+    import psutil
+
     try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:  # not available on this platform
-        return None
+        pid = int((settings().postgres_dir / "postmaster.pid").read_text().split()[0])
+        postmaster = psutil.Process(pid)
+        times = postmaster.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for backend in postmaster.children():
+            with contextlib.suppress(psutil.Error):
+                times = backend.cpu_times()
+                total += times.user + times.system
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return 0.0
+    return total
 
 
 def main(name: str, run: Callable[[bool], list[Result]]) -> None:

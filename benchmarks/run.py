@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
 import time
 
@@ -25,6 +24,8 @@ from benchmarks._common import (
 )
 
 logger = logging.getLogger("benchmarks.run")
+
+BUSY_THRESHOLD = 0.1  # share of the machine's CPU used by others before we warn
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,14 +63,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _warn_if_busy(name: str, lines: list[dict]) -> None:
-    """Say so when the machine was already busy: the figures are then suspect, ratios too."""
-    cpus = os.cpu_count() or 1
-    before = max((line.get("load_1m_before") or 0.0 for line in lines), default=0.0)
-    if before > cpus / 2:
+    """Say so when other processes took a real share of the CPU during the benchmark."""
+    other = max((line.get("cpu_other_share") or 0.0 for line in lines), default=0.0)
+    if other > BUSY_THRESHOLD:
         logger.warning(
-            "%s: load average was %.2f on %d cores before it started; something else was "
-            "running, so treat these figures with suspicion and rerun on a quiet machine",
-            name, before, cpus,
+            "%s: other processes used %.0f%% of the machine's CPU meanwhile; treat these "
+            "figures with suspicion and rerun on a quiet machine",
+            name, 100 * other,
         )  # fmt: skip
 
 
