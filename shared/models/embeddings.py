@@ -103,17 +103,21 @@ class Embedder:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         keys = [self._key(t) for t in texts]
         cached = self._cache.get_many(keys) if self._cache else {}
-        todo = sorted({i for i, k in enumerate(keys) if k not in cached}, key=lambda i: keys[i])
-        # Deduplicate: identical texts are embedded once.
+        # Deduplicate (identical texts are embedded once), then order by length so that each
+        # batch pads to similar lengths: padding is most of the cost with mixed lengths.
         unique: dict[bytes, int] = {}
-        for i in todo:
-            unique.setdefault(keys[i], i)
+        for i, k in enumerate(keys):
+            if k not in cached:
+                unique.setdefault(k, i)
+        unique = dict(sorted(unique.items(), key=lambda item: len(texts[item[1]])))
         fresh: dict[bytes, np.ndarray] = {}
         if unique:
             model = self._load()
             items = list(unique.items())
-            for start in range(0, len(items), self.batch_size):
-                batch = items[start : start + self.batch_size]
+            # Hand the encoder many batches at a time; report progress between them.
+            step = self.batch_size * 8
+            for start in range(0, len(items), step):
+                batch = items[start : start + step]
                 vectors = model.encode([texts[i] for _, i in batch], self.batch_size)
                 fresh.update(
                     {k: v.astype(np.float32) for (k, _), v in zip(batch, vectors, strict=True)}
