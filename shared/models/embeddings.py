@@ -98,7 +98,7 @@ class Embedder:
     def embed(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
-        """Embed ``texts`` in order; ``progress`` is called with the count done per batch."""
+        """Embed ``texts`` in order; ``progress`` gets the count done per group of batches."""
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         keys = [self._key(t) for t in texts]

@@ -76,7 +76,6 @@ class OnnxSentenceEncoder:
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         # Sort by length so each batch pads to similar lengths (as sentence-transformers does).
         order = np.argsort([len(t) for t in texts], kind="stable")
-        out = np.empty((len(texts), 0), dtype=np.float32)
         parts = []
         for start in range(0, len(texts), batch_size):
             batch = [texts[i] for i in order[start : start + batch_size]]
@@ -90,8 +89,9 @@ class OnnxSentenceEncoder:
             mask = enc["attention_mask"][..., None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
             parts.append(pooled / np.linalg.norm(pooled, axis=1, keepdims=True))
-        if parts:
-            out = np.concatenate(parts).astype(np.float32)
+        if not parts:
+            return np.zeros((0, 0), dtype=np.float32)
+        out = np.concatenate(parts).astype(np.float32)
         result = np.empty_like(out)
         result[order] = out
         return result

@@ -6,7 +6,6 @@ it per tenant.
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -20,8 +19,6 @@ from shared.retrieval.mmr import mmr
 from shared.retrieval.rerank import Reranker
 from shared.retrieval.store import ChunkStore, Mode, clip_query
 from shared.retrieval.types import Hit
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
