@@ -13,7 +13,9 @@ Measured end to end from Python (pool checkout, tenant scoping, the one SQL stat
 p50/p95 latency for ef_search 40, 100 and 200 (candidates per side = 50, k = 10). Recall@10
 of the vector side (mode="vector", same ef_search) against exact numpy search over the
 tenant's rows. Baseline: the same hybrid statement with index scans disabled (exact), on 20
-queries, so ratio < 1 is the index's speed-up.
+queries, so ratio < 1 is the index's speed-up. The timed passes follow one untimed warm-up
+pass over the queries (steady state, as a serving index would be); that pass's p95 is kept
+as ``cold_pass_p95_ms``.
 """
 
 from __future__ import annotations
@@ -94,11 +96,20 @@ async def _measure(url: str, queries: np.ndarray, words: list[str], truth: list[
         store = ChunkStore(pool, Embedder(s))
         exact_ms = []
         for q, text in list(zip(queries, words, strict=True))[:N_EXACT]:
-            async with store.scoped(TENANT, {"enable_indexscan": "off"}) as conn:
+            async with store.scoped(
+                TENANT, {"enable_indexscan": "off"}, row_security=False
+            ) as conn:
                 start = time.perf_counter()
                 await conn.execute(_exact_hybrid_sql(), {"q": text, "qv": q, "t": TENANT})
                 exact_ms.append((time.perf_counter() - start) * 1000)
         baseline = p50(exact_ms)
+        # One pass first: the figures are steady-state latencies of a serving index whose pages
+        # are cached; the first (cold) pass is kept as context.
+        cold_ms = []
+        for q, text in zip(queries, words, strict=True):
+            start = time.perf_counter()
+            await store.search(TENANT, text, k=K, candidates=CANDIDATES, query_vector=q)
+            cold_ms.append((time.perf_counter() - start) * 1000)
         for ef in EF_SEARCH:
             latencies, found = [], []
             for q, text in zip(queries, words, strict=True):
@@ -111,7 +122,8 @@ async def _measure(url: str, queries: np.ndarray, words: list[str], truth: list[
                 found.append({id_of[h.id] for h in hits})
             recall = float(np.mean([len(f & t) / K for f, t in zip(found, truth, strict=True)]))
             context = {"ef_search": ef, "rows": len(id_of), "queries": len(queries),
-                       "recall_at_10": round(recall, 4), "candidates": CANDIDATES}  # fmt: skip
+                       "recall_at_10": round(recall, 4), "candidates": CANDIDATES,
+                       "cold_pass_p95_ms": round(percentile(cold_ms, 95), 2)}  # fmt: skip
             lines.append(result(f"hybrid_p50_ef{ef}", p50(latencies), "ms", baseline, **context))
             lines.append(result(f"hybrid_p95_ef{ef}", percentile(latencies, 95), "ms", baseline,
                                 **context))  # fmt: skip

@@ -5,7 +5,8 @@ RecursiveSplitter keeps short texts whole), embedded from scratch (embedding cac
 written with COPY in 256-document batches into a scratch database (``bench_ingest``).
 Baseline: embedding the same texts alone, so ``ratio`` = ingest rate / embedding rate shows
 what the database side costs on top of the model. A second figure re-ingests the unchanged
-documents: every one is skipped by its content hash.
+documents: every one is skipped by its content hash. Both ONNX backends are measured: the
+float default and the int8-quantised one (metrics suffixed ``_int8``).
 """
 
 from __future__ import annotations
@@ -22,15 +23,17 @@ from benchmarks.embedding_throughput import product_sentences
 
 logger = logging.getLogger("benchmarks.ingestion")
 DATABASE = "bench_ingest"
+# The default float ONNX encoder, and its int8-quantised variant (ASCENT_EMBEDDING_BACKEND).
+BACKENDS = {"onnx": "", "onnx-int8": "_int8"}
 
 
-async def _ingest(url: str, documents: list) -> tuple[float, float]:
+async def _ingest(url: str, documents: list, backend: str) -> tuple[float, float]:
     from shared.db import create_pool
     from shared.models.embeddings import Embedder
     from shared.retrieval import RecursiveSplitter
     from shared.retrieval.store import ChunkStore
 
-    s = settings()
+    s = settings(embedding_backend=backend)
     async with create_pool(url, s) as pool:
         store = ChunkStore(pool, Embedder(s, cache=False))
         await store.embedder.aembed(["warm-up"])  # model load is not ingestion
@@ -46,6 +49,13 @@ async def _ingest(url: str, documents: list) -> tuple[float, float]:
 
 
 def run(quick: bool) -> list[dict]:
+    lines = []
+    for backend, suffix in BACKENDS.items():
+        lines += _run_backend(quick, backend, suffix)
+    return lines
+
+
+def _run_backend(quick: bool, backend: str, suffix: str) -> list[dict]:
     from shared.db import apply_migrations, ensure_database
     from shared.db.connect import create_database_if_missing
     from shared.models.embeddings import Embedder
@@ -55,7 +65,7 @@ def run(quick: bool) -> list[dict]:
     texts = product_sentences(n, seed=2024)
     documents = [Document(f"p{i}", text, f"Product {i}") for i, text in enumerate(texts)]
 
-    embedder = Embedder(settings(), cache=False)
+    embedder = Embedder(settings(embedding_backend=backend), cache=False)
     embedder.embed(["warm-up"])
     start = time.perf_counter()
     embedder.embed(texts)
@@ -69,15 +79,17 @@ def run(quick: bool) -> list[dict]:
     create_database_if_missing(admin, DATABASE)
     try:
         apply_migrations(url)
-        first, second = asyncio.run(_ingest(url, documents))
+        first, second = asyncio.run(_ingest(url, documents, backend))
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(drop)
-    context = {"documents": n, "chunks": n, "batch": settings().embedding_batch_size}
+    context = {"documents": n, "chunks": n, "batch": settings().embedding_batch_size,
+               "backend": backend}  # fmt: skip
     return [
-        result("ingest_chunks_per_s", n / first, "chunks/s", embed_rate, **context),
-        result("reingest_unchanged_docs_per_s", n / second, "docs/s", n / first, **context),
-    ]
+        result(f"ingest_chunks_per_s{suffix}", n / first, "chunks/s", embed_rate, **context),
+        result(f"reingest_unchanged_docs_per_s{suffix}", n / second, "docs/s", n / first,
+               **context),
+    ]  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -158,6 +158,7 @@ def train_reranker(
     queries: Annotated[int, typer.Option(help="Training queries")] = 1500,
     negatives: Annotated[int, typer.Option(help="Hard negatives per query")] = 3,
     epochs: Annotated[int, typer.Option()] = 1,
+    learning_rate: Annotated[float, typer.Option(help="AdamW learning rate")] = 3e-5,
 ) -> None:
     """Fine-tune a cross-encoder from MiniLM on Jeopardy clues that the evaluation never uses,
     and publish it to the model registry."""
@@ -173,10 +174,12 @@ def train_reranker(
     with tempfile.TemporaryDirectory() as tmp, _progress() as progress:
         task = progress.add_task("training", total=len(pairs) * epochs)
         out = train_cross_encoder(pairs, base_dir=base, out_dir=Path(tmp) / name, epochs=epochs,
+                                  learning_rate=learning_rate,
                                   progress=lambda n: progress.advance(task, n))  # fmt: skip
         target = ArtifactRegistry(settings.models_dir).publish(
             name, out, kind="reranker", license="Apache-2.0 (MiniLM base)",
-            description=f"cross-encoder, {len(pairs)} Jeopardy pairs, {epochs} epoch(s)",
+            description=f"cross-encoder, {len(pairs)} Jeopardy pairs, {epochs} epoch(s), "
+            f"lr {learning_rate:g}",
         )  # fmt: skip
     console.print(f"published [bold]{name}[/] at {target}")
 

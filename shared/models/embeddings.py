@@ -84,16 +84,19 @@ class Embedder:
         with self._load_lock:
             if self._model is None:
                 path = ModelRegistry(self.settings.models_dir).path(self.model_name)
-                if self.settings.embedding_backend == "onnx":
+                backend = self.settings.embedding_backend
+                if backend in ("onnx", "onnx-int8"):
                     from shared.models.onnx_encoder import OnnxSentenceEncoder
 
-                    self._model = OnnxSentenceEncoder(path)
+                    self._model = OnnxSentenceEncoder(path, quantized=backend == "onnx-int8")
                 else:
                     self._model = _TorchEncoder(path)
         return self._model
 
     def _key(self, text: str) -> bytes:
-        return hashlib.sha256(f"{self.model_name}\0{text}".encode()).digest()
+        # int8 vectors differ slightly from float ones, so they are cached apart.
+        variant = "int8" if self.settings.embedding_backend == "onnx-int8" else ""
+        return hashlib.sha256(f"{self.model_name}{variant}\0{text}".encode()).digest()
 
     def embed(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None

@@ -3,6 +3,10 @@
 Same weights, same mean pooling and normalisation as sentence-transformers (outputs agree to
 float precision), about twice as fast on a laptop CPU. The export is done from the packaged
 weights on first use and cached beside them; nothing is downloaded.
+
+``quantized=True`` runs a dynamically int8-quantised copy of that export (weights int8,
+activations quantised on the fly): about twice as fast again, at a cosine agreement with the
+float model of about 0.96 (see the README's figures before choosing it).
 """
 
 from __future__ import annotations
@@ -53,8 +57,21 @@ def _export(model_dir: Path, target: Path) -> None:
             os.unlink(tmp)
 
 
+def _quantize(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx")
+    os.close(fd)
+    try:
+        quantize_dynamic(str(source), tmp, weight_type=QuantType.QInt8)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 class OnnxSentenceEncoder:
-    def __init__(self, model_dir: Path, threads: int = 0) -> None:
+    def __init__(self, model_dir: Path, threads: int = 0, *, quantized: bool = False) -> None:
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
@@ -64,6 +81,11 @@ class OnnxSentenceEncoder:
             if not onnx_path.exists():
                 onnx_path.parent.mkdir(parents=True, exist_ok=True)
                 _export(self.model_dir, onnx_path)
+            if quantized:
+                int8_path = onnx_path.with_name("model-int8.onnx")
+                if not int8_path.exists():
+                    _quantize(onnx_path, int8_path)
+                onnx_path = int8_path
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

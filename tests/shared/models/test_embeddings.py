@@ -43,3 +43,18 @@ def test_onnx_and_torch_backends_agree(data_home):
     mtime = exported.stat().st_mtime
     Embedder(Settings(data_home=data_home, embedding_backend="onnx"), cache=False).embed(["x"])
     assert exported.stat().st_mtime == mtime  # exported once, then reused
+
+
+def test_int8_backend_is_close_to_float_and_cached_apart(data_home):
+    texts = ["waterproof rain jacket", "a coat that keeps you dry", "espresso machine"]
+    home = {"data_home": data_home}  # with the shared embedding cache on
+    exact = Embedder(Settings(**home, embedding_backend="onnx")).embed(texts)
+    int8 = Embedder(Settings(**home, embedding_backend="onnx-int8")).embed(texts)
+    agreement = np.sum(exact * int8, axis=1)
+    assert np.all(agreement > 0.9) and np.any(agreement < 0.9999)  # close, but really int8
+    assert np.allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-5)
+    # The same ranking: the coat is nearer the jacket than the espresso machine is.
+    assert int8[0] @ int8[1] > int8[0] @ int8[2]
+    # Neither backend's cache answers for the other.
+    again = Embedder(Settings(**home, embedding_backend="onnx")).embed(texts)
+    assert np.allclose(again, exact)

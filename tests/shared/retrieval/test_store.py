@@ -109,6 +109,26 @@ async def test_tenants_cannot_read_or_write_each_other(store, database_url):
         assert (await cur.fetchone())["n"] == 5  # shop-a's data is intact
 
 
+async def test_search_path_cannot_cross_tenants(store):
+    """Search runs without row security (for its indexes), so its own tenant predicate is all
+    that stands between tenants: try every mode, injection in the query and filter values,
+    and the fuzzy title lookup."""
+    await store.ingest("shop-a", CATALOG, RecursiveSplitter())
+    await store.ingest("shop-b", [_product("b-1", "Kayak paddle, carbon.", "Paddle",
+                                           category="jackets", price=90)],
+                       RecursiveSplitter())  # fmt: skip
+    attempts = ["waterproof jacket", "jacket' OR tenant = 'shop-a", "%' OR 1=1 --", "espresso"]
+    for query in attempts:
+        for mode in ("vector", "text", "hybrid"):
+            hits = await store.search("shop-b", query, k=10, mode=mode)
+            assert {h.source for h in hits} <= {"b-1"}, (query, mode)
+            filtered = await store.search("shop-b", query, k=10, mode=mode,
+                                          filters={"category": "jackets' OR true --"})  # fmt: skip
+            assert filtered == []
+    assert await store.search_titles("shop-b", "Storm Shell Jacket") == []
+    assert [t[0] for t in await store.search_titles("shop-a", "Storm Shel Jacket")] == ["sku-1"]
+
+
 async def test_vector_index_can_be_rebuilt_with_new_parameters(store, database_url):
     await store.ingest("shop-a", CATALOG, RecursiveSplitter())
     await store.rebuild_vector_index(m=8, ef_construction=32)
