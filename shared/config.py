@@ -101,6 +101,13 @@ class Settings(BaseSettings):
     base_port: int = Field(8100, description="First service port; services take the next ones.")
     cors_origins: str = Field("", description="Comma-separated origins allowed by CORS.")
 
+    # Shopbot
+    shopbot_demo: bool = Field(
+        True, description="Seed a demo store from the packaged catalogue (never in production)."
+    )
+    shopbot_turn_timeout: float = Field(45.0, description="Seconds one chat answer may take.")
+    shopbot_max_steps: int = Field(3, description="Tool calls the assistant may make per answer.")
+
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:
         if self.env != "production":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from importlib.metadata import entry_points
 from typing import Annotated
 
 import typer
@@ -15,6 +16,9 @@ from shared.config import get_settings
 
 app = typer.Typer(help="ascent: a self-hostable AI SaaS suite.", no_args_is_help=True)
 app.add_typer(rag_app, name="rag")
+# Services add their own command groups (`ascent shopbot ...`) through this entry-point group.
+for _ep in sorted(entry_points(group="ascent.cli"), key=lambda e: e.name):
+    app.add_typer(_ep.load(), name=_ep.name)
 console = Console()
 err = Console(stderr=True)
 

@@ -1,0 +1,58 @@
+"""Who may call: the widget key from an allowed origin, the admin key, and rate limits."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request
+from limits import RateLimitItem, parse, storage, strategies
+
+from services.shopbot.stores import ADMIN_SCOPE, Store, store_by_id, store_by_widget_key
+from shared.web.auth import ApiKey, require_scope
+
+# In-process windows: per replica. Behind several replicas, put the same limits on the
+# ingress (deploy/) or point `limits` at Redis; the code path is the same.
+_LIMITER = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+SEARCH_LIMIT = parse("20/second")
+CHAT_MESSAGE_LIMIT = parse("6/10 seconds")
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"rate limited; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+def hit(limit: RateLimitItem, *identifiers: str) -> None:
+    """Count one request; raise ``RateLimited`` (with seconds to wait) when over ``limit``."""
+    if not _LIMITER.hit(limit, *identifiers):
+        stats = _LIMITER.get_window_stats(limit, *identifiers)
+        raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+
+
+async def widget_store(
+    request: Request, key: Annotated[str, Query(min_length=4, max_length=100)]
+) -> Store:
+    """The store whose public widget key this is, when called from one of its origins."""
+    store = await store_by_widget_key(request.app.state.pool, key)
+    if store is None:
+        raise HTTPException(403, "Unknown widget key.")
+    if not store.allows(request.headers.get("origin")):
+        raise HTTPException(403, "This origin is not allowed to use this widget key.")
+    return store
+
+
+async def admin_store(
+    request: Request, api_key: Annotated[ApiKey, Depends(require_scope(ADMIN_SCOPE))]
+) -> Store:
+    """The store the admin key belongs to (the key's tenant)."""
+    store = await store_by_id(request.app.state.pool, api_key.tenant)
+    if store is None:
+        raise HTTPException(404, "The store of this key no longer exists.")
+    return store
+
+
+WidgetStore = Annotated[Store, Depends(widget_store)]
+AdminStore = Annotated[Store, Depends(admin_store)]

@@ -1,0 +1,11 @@
+from fastapi import APIRouter
+
+router = APIRouter()
+
+
+async def start(app):
+    pass
+
+
+async def stop(app):
+    pass
