@@ -12,9 +12,6 @@ from limits import RateLimitItem, parse, storage, strategies
 from services.shopbot.stores import ADMIN_SCOPE, Store, store_by_id, store_by_widget_key
 from shared.web.auth import ApiKey, require_scope
 
-# In-process windows: per replica. Behind several replicas, put the same limits on the
-# ingress (deploy/) or point `limits` at Redis; the code path is the same.
-_LIMITER = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
 SEARCH_LIMIT = parse("20/second")
 CHAT_MESSAGE_LIMIT = parse("6/10 seconds")
 
@@ -25,11 +22,23 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
-def hit(limit: RateLimitItem, *identifiers: str) -> None:
-    """Count one request; raise ``RateLimited`` (with seconds to wait) when over ``limit``."""
-    if not _LIMITER.hit(limit, *identifiers):
-        stats = _LIMITER.get_window_stats(limit, *identifiers)
-        raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+class Limiter:
+    """Moving-window rate limits, one instance per app.
+
+    In-process windows: per replica. Behind several replicas, put the same limits on the
+    ingress or give ``limits`` a Redis storage URI; the calls stay the same.
+    """
+
+    def __init__(self, storage_uri: str = "memory://") -> None:
+        self._strategy = strategies.MovingWindowRateLimiter(
+            storage.storage_from_string(storage_uri)
+        )
+
+    def hit(self, limit: RateLimitItem, *identifiers: str) -> None:
+        """Count one request; raise ``RateLimited`` (with seconds to wait) when over ``limit``."""
+        if not self._strategy.hit(limit, *identifiers):
+            stats = self._strategy.get_window_stats(limit, *identifiers)
+            raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
 
 
 async def widget_store(

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request, Response
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from services.shopbot import chat, widget
+from services.shopbot.access import Limiter
 from services.shopbot.api import admin, public
 from services.shopbot.demo import ensure_demo_store
 from shared.config import Settings, get_settings
@@ -45,6 +46,7 @@ def create_shopbot_app(settings: Settings | None = None) -> FastAPI:
     async def start(app: FastAPI) -> None:
         app.state.chunks = ChunkStore(app.state.pool, Embedder(settings))
         app.state.vocabularies = {}
+        app.state.limiter = Limiter()
         app.state.background = set()
         await chat.start(app)
         if settings.shopbot_demo and settings.env != "production":

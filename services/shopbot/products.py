@@ -25,7 +25,8 @@ _QUESTION = {
     "cheapest", "cheap", "most", "least", "expensive", "priciest", "lowest", "highest", "how",
     "many", "much", "kinds", "kind", "types", "type", "of", "do", "does", "you", "your", "sell",
     "have", "what", "which", "is", "are", "the", "a", "an", "price", "prices", "range", "count",
-    "number", "sold", "carry", "offer",
+    "number", "sold", "carry", "offer", "we", "there", "in", "stock", "available", "sells",
+    "different", "products", "items", "cost", "costs", "for", "me", "show", "tell",
 }  # fmt: skip
 AggregateOp = Literal["cheapest", "most_expensive", "count", "price_range", "categories"]
 
@@ -137,8 +138,9 @@ class Catalog:
             "ORDER BY price, sku LIMIT %(limit)s",
             "most_expensive": f"SELECT {CARD_COLUMNS} FROM shop_products WHERE {{}} "
             "ORDER BY price DESC, sku LIMIT %(limit)s",
-            "count": "SELECT count(*) AS products, count(DISTINCT group_id) AS distinct_products, "
-            "count(*) FILTER (WHERE in_stock) AS in_stock FROM shop_products WHERE {}",
+            "count": "SELECT count(*) AS variants, count(DISTINCT group_id) AS products, "
+            "count(DISTINCT group_id) FILTER (WHERE in_stock) AS in_stock "
+            "FROM shop_products WHERE {}",
             "price_range": "SELECT min(price) AS min_price, max(price) AS max_price, "
             "round(avg(price), 2) AS average_price, count(*) AS products "
             "FROM shop_products WHERE {}",
@@ -186,6 +188,12 @@ class Catalog:
         return found
 
 
+def content_words(text: str) -> str:
+    """The product words of a question: "how many kinds of shoes do you sell?" → "shoes"."""
+    words = (w.strip("?!.,;:") for w in text.split())
+    return " ".join(w for w in words if w and w.lower() not in _QUESTION)
+
+
 def _where(store_id: str, parsed: ParsedQuery, *, text: bool = False) -> tuple[sql.Composed, dict]:
     parts = [sql.SQL("store_id = %(store)s")]
     params: dict[str, Any] = {"store": store_id}
@@ -204,7 +212,7 @@ def _where(store_id: str, parsed: ParsedQuery, *, text: bool = False) -> tuple[s
         parts.append(sql.SQL("lower(attributes ->> {}) = {}").format(
             sql.Placeholder(f"attr_key_{i}"), sql.Placeholder(f"attr_val_{i}")))  # fmt: skip
         params[f"attr_key_{i}"], params[f"attr_val_{i}"] = key, value.lower()
-    words = " ".join(w for w in parsed.text.split() if w.lower().strip("?!.,") not in _QUESTION)
+    words = content_words(parsed.text)
     if text and words:
         # Words left after the filters ("waterproof jacket") narrow the set by full text.
         parts.append(sql.SQL(
