@@ -59,9 +59,11 @@ def test_a_shopper_gets_products_and_a_verified_streamed_answer(client, stores):
 def test_disallowed_origin_is_refused(client, stores, origin):
     vendure, _ = stores["vendure"]
     headers = {"origin": origin} if origin else {}
-    with client.websocket_connect(_url(vendure), headers=headers) as ws:
-        with pytest.raises(WebSocketDisconnect) as refused:
-            ws.receive_json()
+    with (
+        client.websocket_connect(_url(vendure), headers=headers) as ws,
+        pytest.raises(WebSocketDisconnect) as refused,
+    ):
+        ws.receive_json()
     assert refused.value.code == 4403
 
 
