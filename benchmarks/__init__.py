@@ -9,4 +9,6 @@ BENCHMARKS = (
     "hnsw_recall",
     "hybrid_search",
     "ingestion",
+    "shopbot_search",
+    "shopbot_chat",
 )

@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     )
     shopbot_turn_timeout: float = Field(45.0, description="Seconds one chat answer may take.")
     shopbot_max_steps: int = Field(3, description="Tool calls the assistant may make per answer.")
+    shopbot_search_rate: str = Field(
+        "20/second", description="Searches per client address and store (`limits` notation)."
+    )
+    shopbot_message_rate: str = Field(
+        "6/10 seconds", description="Chat messages per session, and per client address."
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:

@@ -12,9 +12,6 @@ from limits import RateLimitItem, parse, storage, strategies
 from services.shopbot.stores import ADMIN_SCOPE, Store, store_by_id, store_by_widget_key
 from shared.web.auth import ApiKey, require_scope
 
-SEARCH_LIMIT = parse("20/second")
-CHAT_MESSAGE_LIMIT = parse("6/10 seconds")
-
 
 class RateLimited(Exception):
     def __init__(self, retry_after: int) -> None:
@@ -29,10 +26,12 @@ class Limiter:
     ingress or give ``limits`` a Redis storage URI; the calls stay the same.
     """
 
-    def __init__(self, storage_uri: str = "memory://") -> None:
+    def __init__(self, search: str, message: str, storage_uri: str = "memory://") -> None:
         self._strategy = strategies.MovingWindowRateLimiter(
             storage.storage_from_string(storage_uri)
         )
+        self.search = parse(search)
+        self.message = parse(message)
 
     def hit(self, limit: RateLimitItem, *identifiers: str) -> None:
         """Count one request; raise ``RateLimited`` (with seconds to wait) when over ``limit``."""

@@ -11,7 +11,9 @@ async def record_search(
     pool: AsyncConnectionPool, store_id: str, session: str | None, query: str,
     products: list[dict[str, Any]], channel: str,
 ) -> None:  # fmt: skip
-    async with pool.connection() as conn:
+    async with pool.connection() as conn, conn.transaction():
+        # Analytics may lose its last rows in a crash; searches need not wait for the disk.
+        await conn.execute("SET LOCAL synchronous_commit = off")
         await conn.execute(
             "INSERT INTO shop_searches (store_id, session_id, query, results, channel) "
             "VALUES (%s, %s, %s, %s, %s)",

@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
 from services.shopbot import analytics
-from services.shopbot.access import SEARCH_LIMIT, AdminStore, RateLimited, WidgetStore
+from services.shopbot.access import AdminStore, RateLimited, WidgetStore
 from services.shopbot.catalog import MAX_CATALOG_BYTES, CatalogError, parse_catalog
 from services.shopbot.importer import import_products
 from services.shopbot.products import Catalog
@@ -65,7 +65,8 @@ async def search(
     """Hybrid product search with hard filters read from the words ("under $50", "in stock",
     a category or colour the store has) or given explicitly, plus facets."""
     try:
-        request.app.state.limiter.hit(SEARCH_LIMIT, store.id, client_id(request))
+        limiter = request.app.state.limiter
+        limiter.hit(limiter.search, store.id, client_id(request))
     except RateLimited as exc:
         raise _too_fast(exc) from None
     parsed = parse_rules(q, await vocabulary_for(request, store.id))

@@ -46,7 +46,7 @@ def create_shopbot_app(settings: Settings | None = None) -> FastAPI:
     async def start(app: FastAPI) -> None:
         app.state.chunks = ChunkStore(app.state.pool, Embedder(settings))
         app.state.vocabularies = {}
-        app.state.limiter = Limiter()
+        app.state.limiter = Limiter(settings.shopbot_search_rate, settings.shopbot_message_rate)
         app.state.background = set()
         await chat.start(app)
         if settings.shopbot_demo and settings.env != "production":

@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
 
 from services.shopbot import analytics, events
-from services.shopbot.access import CHAT_MESSAGE_LIMIT, RateLimited
+from services.shopbot.access import RateLimited
 from services.shopbot.assistant import Assistant
 from services.shopbot.query import load_vocabulary
 from services.shopbot.stores import Store, store_by_widget_key
@@ -126,8 +126,9 @@ async def _message(ws, app, store: Store, session: str, client: str, message: di
         await _error(ws, "too_long", f"Messages are limited to {MAX_MESSAGE_CHARS} characters.")
         return
     try:
-        app.state.limiter.hit(CHAT_MESSAGE_LIMIT, store.id, session)
-        app.state.limiter.hit(CHAT_MESSAGE_LIMIT, store.id, client, "ip")
+        limiter = app.state.limiter
+        limiter.hit(limiter.message, store.id, session)
+        limiter.hit(limiter.message, store.id, client, "ip")
     except RateLimited as exc:
         await _error(ws, "rate_limited", "You're sending messages too fast.",
                      retry_after=exc.retry_after)  # fmt: skip

@@ -25,16 +25,19 @@ REFUSAL_OFF_TOPIC = (
 )
 _INJECTION = re.compile(
     r"ignore (all |any |your |the |previous |prior |above )*(instructions|rules|prompt)"
-    r"|system prompt|developer (mode|message)|jailbreak|you are now|act as (?!a shopper)"
+    r"|system prompt|developer (mode|message)|jailbreak|you are now"
+    r"|(^|[.!?]\s+|\b(please|you to|now),?\s+)act as (?!a shopper)"
     r"|reveal (your|the) (prompt|instructions|rules)|print (your|the) (prompt|instructions)"
     r"|(another|other|different) (store|shop|merchant|tenant)'?s?\b"
     r"|store[_ ]?id|tenant|api[_ ]?key|\bsql\b|drop table|select \* from",
     re.I,
 )
 _OFF_TOPIC = re.compile(
-    r"\b(write (me )?(a |an )?(poem|essay|story|code|program|song)|homework|recipe for"
-    r"|capital of|who won|president|weather (in|today)|translate|solve|equation|python script"
-    r"|medical|diagnos|lawyer|legal advice|stock market|bitcoin|crypto)\b",
+    r"\b(write (me )?(a |an )?(poem|essay|story|code|program|song)|recipe for"
+    r"|(do|help (me )?with|finish|write) (my|our|this) homework"
+    r"|capital of|who won|president|(what'?s|what is|how'?s|how is) the weather|weather forecast"
+    r"|translate|solve|equation|python script"
+    r"|medical advice|diagnos(e|is)|lawyer|legal advice|stock market|bitcoin|crypto)\b",
     re.I,
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -45,7 +48,7 @@ _PRICE = re.compile(
 )
 _BUDGET = re.compile(
     r"\b(under|below|over|above|between|and|to|up to|less than|more than|"
-    r"budget|within|max(imum)?|at most|at least)\s*$",
+    r"budget( of)?|within|max(imum)?|at most|at least)\s*$",
     re.I,
 )
 _SKU_LIKE = re.compile(r"\b(?=[A-Z0-9\-]*\d)(?=[A-Z0-9\-]*[A-Z])[A-Z0-9][A-Z0-9\-]{4,}\b")
@@ -135,16 +138,22 @@ class Verifier:
     ) -> list[tuple[int, Decimal]]:
         """(position in sentence, real price) of every product the sentence names."""
         lower = sentence.lower()
-        found = []
+        spans = []  # (start, end, price)
         for title, (_, price) in titles.items():
-            start = lower.find(title)
+            start = _find_word(lower, title)
             if start >= 0:
-                found.append((start, price))
+                spans.append((start, start + len(title), price))
         for sku, price in self._skus.items():
-            start = sentence.find(sku)
+            start = _find_word(sentence, sku)
             if start >= 0:
-                found.append((start, price))
-        return found
+                spans.append((start, start + len(sku), price))
+        # A title inside a longer name the sentence gives ('Basketball' in 'Hi-Top Basketball
+        # Shoe - Size 42') is part of that name, not a product of its own.
+        return [
+            (s, p)
+            for s, e, p in spans
+            if not any(s2 <= s and e <= e2 and e2 - s2 > e - s for s2, e2, _ in spans)
+        ]
 
     def _nearest_price(
         self, referents: list[tuple[int, Decimal]], sentence: str, at: int, amount: Decimal
@@ -160,3 +169,16 @@ class Verifier:
         if amount in shown:
             return amount
         return None
+
+
+def _find_word(text: str, name: str) -> int:
+    """Where ``name`` first occurs in ``text`` as whole words ('tent' not in 'contents')."""
+    start = text.find(name)
+    while start >= 0:
+        end = start + len(name)
+        if (start == 0 or not text[start - 1].isalnum()) and (
+            end == len(text) or not text[end].isalnum()
+        ):
+            return start
+        start = text.find(name, start + 1)
+    return -1
