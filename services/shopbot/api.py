@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, HTTPException, Query, Request, Response, UploadFile
 from psycopg.types.json import Jsonb
@@ -17,7 +17,7 @@ from services.shopbot.access import AdminStore, RateLimited, WidgetStore
 from services.shopbot.catalog import MAX_CATALOG_BYTES, CatalogError, parse_catalog
 from services.shopbot.importer import import_products
 from services.shopbot.products import Catalog
-from services.shopbot.query import Vocabulary, load_vocabulary, parse_rules
+from services.shopbot.query import Vocabulary, load_vocabulary, parse_rules, parse_with_llm
 from services.shopbot.stores import Store, StoreError, update_store
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ async def search(
     max_price: Annotated[float | None, Query(ge=0)] = None,
     in_stock: bool | None = None,
     session: Annotated[str | None, Query(max_length=100)] = None,
+    parse: Literal["rules", "llm"] = "rules",
 ) -> dict[str, Any]:
     """Hybrid product search with hard filters read from the words ("under $50", "in stock",
     a category or colour the store has) or given explicitly, plus facets."""
@@ -69,7 +70,11 @@ async def search(
         limiter.hit(limiter.search, store.id, client_id(request))
     except RateLimited as exc:
         raise _too_fast(exc) from None
-    parsed = parse_rules(q, await vocabulary_for(request, store.id))
+    vocabulary = await vocabulary_for(request, store.id)
+    if parse == "llm":  # slower (one model call), reads budgets and categories said loosely
+        parsed = await parse_with_llm(q, vocabulary, request.app.state.llm)
+    else:
+        parsed = parse_rules(q, vocabulary)
     if category:
         parsed.categories = [category]
     parsed.min_price = min_price if min_price is not None else parsed.min_price

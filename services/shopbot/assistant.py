@@ -18,7 +18,7 @@ from services.shopbot import analytics, events
 from services.shopbot.guardrails import Verifier, screen_message
 from services.shopbot.integrations import IntegrationError, convert_price, order_status
 from services.shopbot.products import AggregateOp, Catalog, content_words
-from services.shopbot.query import ParsedQuery, Vocabulary, parse_rules
+from services.shopbot.query import ParsedQuery, Vocabulary, parse_rules, parse_with_llm
 from services.shopbot.stores import Store
 from shared.agents import (
     AgentError,
@@ -30,6 +30,7 @@ from shared.agents import (
     ToolResult,
 )
 from shared.agents.store import TraceStore
+from shared.models.llm import LLMGateway
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ TOOL_INTENTS = {
         re.I,
     ),
 }
+_LOOSE_CONSTRAINT = re.compile(r"\d|\b(budget|afford|cheap|bucks|grand|quid)\b", re.I)
 _JSON_ANSWER = re.compile(r"^\s*[\[{]")
 
 
@@ -285,10 +287,20 @@ def exact_answer(op: AggregateOp, result: dict[str, Any], words: str) -> str:
     return f"We sell {len(result['categories'])} kinds of products: {listed}."
 
 
-async def catalogue_facts(context: TurnContext, text: str) -> tuple[str, list[dict], str | None]:
+async def catalogue_facts(
+    context: TurnContext, text: str, llm: LLMGateway | None = None
+) -> tuple[str, list[dict], str | None]:
     """Facts fetched before the model runs: search results under the parsed filters, and, for
     a catalogue-wide question, its exact answer (returned separately: it needs no model)."""
     parsed = parse_rules(text, context.vocabulary)
+    if (
+        llm is not None
+        and _LOOSE_CONSTRAINT.search(text)
+        and not (parsed.max_price or parsed.min_price or parsed.categories)
+    ):
+        # Numbers or budget words the rules could not place: let the model read them, checked
+        # against the store's real categories (it falls back to the rules when unsure).
+        parsed = await parse_with_llm(text, context.vocabulary, llm, timeout=5.0)
     lines: list[str] = []
     exact = None
     if op := aggregate_intent(text):
@@ -318,6 +330,7 @@ class Assistant:
     client: Any
     traces: TraceStore
     slots: asyncio.Semaphore
+    llm: LLMGateway | None = None
     max_steps: int = 3
     timeout_s: float = 45.0
 
@@ -331,7 +344,7 @@ class Assistant:
             await emit("done", text=refusal, corrections=[])
             return
         context = TurnContext(catalog, store, vocabulary)
-        facts, found, exact = await catalogue_facts(context, text)
+        facts, found, exact = await catalogue_facts(context, text, self.llm)
         await analytics.record_search(self.pool, store.id, session, text, found, "chat")
         if context.new_cards:
             await emit("products", products=context.new_cards)

@@ -36,10 +36,13 @@ async def start(app: FastAPI) -> None:
     app.state.hub = events.Hub(app.state.database_url, app.state.pool)
     await app.state.hub.start()
     app.state.turns = {}  # (store, session) -> running turn task, in this process
+    # Starting the embedded LLM (when no endpoint is configured) takes seconds: off the loop.
+    client = await asyncio.to_thread(client_for, settings)
     app.state.assistant = Assistant(
-        app.state.pool, app.state.chunks, client_for(settings), TraceStore(app.state.pool),
+        app.state.pool, app.state.chunks, client, TraceStore(app.state.pool),
         asyncio.Semaphore(max(1, settings.llm_parallel)),
-        max_steps=settings.shopbot_max_steps, timeout_s=settings.shopbot_turn_timeout,
+        llm=app.state.llm, max_steps=settings.shopbot_max_steps,
+        timeout_s=settings.shopbot_turn_timeout,
     )  # fmt: skip
 
 

@@ -134,7 +134,7 @@ def parse_rules(query: str, vocabulary: Vocabulary) -> ParsedQuery:
         if name in text.lower() or _singular(name) in words:
             parsed.categories.append(category)
     for key, values in vocabulary.attributes.items():
-        for value in values:
+        for value in sorted(values, key=len, reverse=True):  # "navy blue" before "blue"
             # Single words match whole words; multi-word values match as phrases.
             if (" " in value and value in text.lower()) or value in words:
                 parsed.attributes.setdefault(key, value)
