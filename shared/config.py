@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     )
     shopbot_turn_timeout: float = Field(45.0, description="Seconds one chat answer may take.")
     shopbot_max_steps: int = Field(3, description="Tool calls the assistant may make per answer.")
+    shopbot_widget_dir: Path | None = Field(
+        None, description="apps/chat-widget folder (set in images; unset: the source tree's)."
+    )
+    shopbot_max_sockets: int = Field(
+        500, description="Open chat sockets per store and process; more are refused (4429)."
+    )
     shopbot_search_rate: str = Field(
         "20/second", description="Searches per client address and store (`limits` notation)."
     )

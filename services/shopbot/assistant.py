@@ -344,6 +344,9 @@ class Assistant:
             await emit("done", text=refusal, corrections=[])
             return
         context = TurnContext(catalog, store, vocabulary)
+        # A turn answered again after a restart: its cards were already sent, not again.
+        for card in await events.turn_products(self.pool, store.id, session, turn):
+            context.cards.setdefault(card["sku"], card)
         facts, found, exact = await catalogue_facts(context, text, self.llm)
         await analytics.record_search(self.pool, store.id, session, text, found, "chat")
         if context.new_cards:

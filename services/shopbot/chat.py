@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import uuid
+from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
@@ -36,6 +37,7 @@ async def start(app: FastAPI) -> None:
     app.state.hub = events.Hub(app.state.database_url, app.state.pool)
     await app.state.hub.start()
     app.state.turns = {}  # (store, session) -> running turn task, in this process
+    app.state.sockets = Counter()  # store -> open sockets, in this process
     # Starting the embedded LLM (when no endpoint is configured) takes seconds: off the loop.
     client = await asyncio.to_thread(client_for, settings)
     app.state.assistant = Assistant(
@@ -65,9 +67,13 @@ async def chat_socket(ws: WebSocket, key: str = "", session: str = "", after: in
     if session and not _SESSION.match(session):
         await ws.close(code=4400, reason="bad session id")
         return
+    if app.state.sockets[store.id] >= app.state.settings.shopbot_max_sockets:
+        await ws.close(code=4429, reason="too many open conversations; retry later")
+        return
     session = session or uuid.uuid4().hex
     await events.ensure_session(app.state.pool, store.id, session)
     queue = app.state.hub.subscribe(store.id, session)
+    app.state.sockets[store.id] += 1
     try:
         last_sent = max(0, after)
         for event in await events.events_after(app.state.pool, store.id, session, last_sent):
@@ -86,6 +92,7 @@ async def chat_socket(ws: WebSocket, key: str = "", session: str = "", after: in
     except WebSocketDisconnect:
         pass
     finally:
+        app.state.sockets[store.id] -= 1
         app.state.hub.unsubscribe(store.id, session, queue)
 
 

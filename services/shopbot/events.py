@@ -76,6 +76,19 @@ async def events_after(
         return [as_event(r) for r in await cur.fetchall()]
 
 
+async def turn_products(
+    pool: AsyncConnectionPool, store_id: str, session_id: str, turn: int
+) -> list[dict[str, Any]]:
+    """The product cards already sent for ``turn`` (non-empty when a turn is answered again)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT payload -> 'products' AS products FROM shop_events WHERE store_id = %s "
+            "AND session_id = %s AND turn = %s AND type = 'products' ORDER BY id",
+            (store_id, session_id, turn),
+        )
+        return [card for row in await cur.fetchall() for card in row["products"] or []]
+
+
 async def history(
     pool: AsyncConnectionPool, store_id: str, session_id: str, *, turns: int = 3
 ) -> list[dict[str, str]]:

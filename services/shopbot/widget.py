@@ -14,16 +14,23 @@ from fastapi.responses import HTMLResponse, Response
 from services.shopbot.demo import DEMO_STORE
 from services.shopbot.stores import store_by_id
 
-WIDGET_DIR = Path(__file__).resolve().parents[2] / "apps" / "chat-widget"
+SOURCE_WIDGET_DIR = Path(__file__).resolve().parents[2] / "apps" / "chat-widget"
 router = APIRouter(tags=["widget"])
 
 
+def widget_dir(request: Request) -> Path:
+    return request.app.state.settings.shopbot_widget_dir or SOURCE_WIDGET_DIR
+
+
 @cache
-def widget_bundle() -> tuple[bytes, str]:
+def widget_bundle(folder: Path) -> tuple[bytes, str]:
     """The minified widget and its ETag."""
-    build_py = WIDGET_DIR / "build.py"
+    build_py = folder / "build.py"
     if not build_py.exists():
-        raise RuntimeError(f"chat widget sources missing at {WIDGET_DIR}; ship apps/chat-widget")
+        raise RuntimeError(
+            f"chat widget sources missing at {folder}; set ASCENT_SHOPBOT_WIDGET_DIR to a copy "
+            "of apps/chat-widget"
+        )
     spec = importlib.util.spec_from_file_location("ascent_chat_widget_build", build_py)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -33,7 +40,7 @@ def widget_bundle() -> tuple[bytes, str]:
 
 @router.get("/widget.js", include_in_schema=False)
 async def widget_js(request: Request) -> Response:
-    body, etag = widget_bundle()
+    body, etag = widget_bundle(widget_dir(request))
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
     return Response(body, media_type="text/javascript; charset=utf-8", headers={
@@ -49,7 +56,7 @@ async def demo_page(request: Request) -> HTMLResponse:
     store = await store_by_id(request.app.state.pool, DEMO_STORE)
     if store is None:
         raise HTTPException(404, "No demo store: start with ASCENT_SHOPBOT_DEMO=true.")
-    page = (WIDGET_DIR / "demo" / "host.html").read_text(encoding="utf-8")
+    page = (widget_dir(request) / "demo" / "host.html").read_text(encoding="utf-8")
     widget_url = str(request.url_for("widget_js"))
     page = page.replace("{{WIDGET_URL}}", html.escape(widget_url))
     page = page.replace("{{STORE_KEY}}", html.escape(store.widget_key))

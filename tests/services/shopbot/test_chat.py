@@ -138,3 +138,24 @@ def test_llm_down_falls_back_to_search_results(llm_down_client, stores):
     cards = [c for e in events if e["type"] == "products" for c in e["products"]]
     assert cards and all(c["price"] <= 100 for c in cards)
     assert "Running Shoe" in events[-1]["text"]
+
+
+def test_too_many_sockets_for_one_store_are_refused(shop_settings, stores):
+    from fastapi.testclient import TestClient
+
+    from services.shopbot.app import create_shopbot_app
+
+    vendure, _ = stores["vendure"]
+    capped = shop_settings.model_copy(update={"shopbot_max_sockets": 1})
+    with TestClient(create_shopbot_app(capped)) as capped_client:
+        with capped_client.websocket_connect(_url(vendure), headers={"origin": SHOP}) as first:
+            assert first.receive_json()["type"] == "ready"
+            with (
+                capped_client.websocket_connect(_url(vendure), headers={"origin": SHOP}) as extra,
+                pytest.raises(WebSocketDisconnect) as refused,
+            ):
+                extra.receive_json()
+            assert refused.value.code == 4429
+        # Once the first closes, a new one is welcome again.
+        with capped_client.websocket_connect(_url(vendure), headers={"origin": SHOP}) as again:
+            assert again.receive_json()["type"] == "ready"
