@@ -589,9 +589,13 @@ input::placeholder{color:#6b7280;opacity:1}
         if (list.length) add(h('ul', { class: 'cards', 'aria-label': 'Products' }, ...list.map(card)));
         break;
       }
-      case 'notice':
+      case 'notice': {
+        // The server restarted an interrupted answer: drop the half-streamed text of that turn.
+        const b = ev.restart ? turns.get(ev.turn) : null;
+        if (b) b.firstChild.textContent = '';
         status('notice', 'status', str(ev.message));
         break;
+      }
       case 'error': {
         let msg = str(ev.message) || ERRORS[ev.code] || ERRORS.internal;
         if (ev.retry_after > 0) msg += ' Try again in ' + Math.ceil(ev.retry_after) + ' s.';

@@ -71,6 +71,22 @@ async def test_send_message_produces_message_frame(env: Any, page: Any) -> None:
     assert env.server.events[session][0]["client_id"] == frame["client_id"]
 
 
+async def test_restart_notice_clears_the_interrupted_text(env: Any, page: Any) -> None:
+    conn = await open_chat(env, page)
+    await env.server.emit(conn.session, {"type": "delta", "turn": 1, "text": "The Ridge"})
+    bot = page.locator(sel(".msg.bot"))
+    await expect(bot.locator(".tx")).to_have_text("The Ridge")
+    await env.server.emit(conn.session, {"type": "notice", "turn": 1, "restart": True,
+                                         "message": "Picking up where we left off…"})  # fmt: skip
+    await expect(bot.locator(".tx")).to_have_text("")
+    await env.server.emit(conn.session, {"type": "delta", "turn": 1, "text": "The Ridgeline"})
+    await expect(bot.locator(".tx")).to_have_text("The Ridgeline")
+    # A plain notice leaves the text alone.
+    await env.server.emit(conn.session, {"type": "notice", "turn": 1, "message": "Still here"})
+    await expect(page.locator(sel(".msg.notice")).last).to_have_text("Still here")
+    await expect(bot.locator(".tx")).to_have_text("The Ridgeline")
+
+
 async def test_deltas_stream_and_done_replaces_text(env: Any, page: Any) -> None:
     conn = await open_chat(env, page)
     await env.server.emit(conn.session, {"type": "delta", "turn": 1, "text": "The Ridge"})
