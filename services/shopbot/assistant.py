@@ -51,7 +51,9 @@ _RANGE = re.compile(r"\bprice range\b|\bhow much (do|does) .* cost\b", re.I)
 # the prompt short (time to first token) and small models from inventing tool calls.
 TOOL_INTENTS = {
     "order_status": re.compile(
-        r"\border\b|\btracking\b|\bshipped\b|\bdelivery status\b|#\d+", re.I
+        r"\b(my|an?|the) order\b|\border (status|number)\b|\btracking\b|\bshipped\b"
+        r"|\bdelivery status\b|#\d+",
+        re.I,
     ),
     "convert_price": re.compile(
         r"\b(eur|euros?|gbp|pounds?|yen|jpy|cad|aud|chf|convert|"
@@ -172,12 +174,14 @@ class TurnContext:
             parsed = ParsedQuery(args.query, in_stock=args.in_stock,
                                  categories=self._category(args.category))  # fmt: skip
             result = await catalog.aggregate(args.op, parsed)
-            if "products" in result:
+            if isinstance(result.get("products"), list):  # count/price_range: a number
                 result["products"] = [_brief(c) for c in self.show(result["products"])]
             self._remember_amounts(result)
             return result
 
         async def similar_in_stock(args: SkuArgs) -> list[dict]:
+            if not await catalog.cards([args.sku]):
+                raise ToolError(f"no product with SKU {args.sku}")
             return [_brief(c) for c in self.show(await catalog.similar_in_stock(args.sku))]
 
         async def order(args: OrderArgs) -> dict:
@@ -263,7 +267,7 @@ def exact_answer(op: AggregateOp, result: dict[str, Any], words: str) -> str:
             return f"We don't have any {subject} right now."
         best, *others = products
         adjective = "cheapest" if op == "cheapest" else "most expensive"
-        text = f"Our {adjective} {subject} is the {best['title']} at ${best['price']:,.2f}."
+        text = f"The {adjective} of our {subject}: the {best['title']} at ${best['price']:,.2f}."
         if not best["in_stock"]:
             text += " It is out of stock at the moment."
         if others:

@@ -82,6 +82,7 @@ class Verifier:
     allowed: set[Decimal] = field(default_factory=set)
     _titles: dict[str, tuple[str, Decimal]] | None = None  # lower title -> (sku, price)
     _skus: dict[str, Decimal] = field(default_factory=dict)
+    _title_tokens: set[str] = field(default_factory=set)  # SKU-like words of real titles
 
     async def _catalogue(self) -> dict[str, tuple[str, Decimal]]:
         if self._titles is None:
@@ -93,6 +94,8 @@ class Verifier:
                 rows = await cur.fetchall()
             self._titles = {r["title"].lower(): (r["sku"], r["price"]) for r in rows}
             self._skus = {r["sku"]: r["price"] for r in rows}
+            # "R7-2700" in "Gaming PC - R7-2700 / 240GB SSD" names this store's product.
+            self._title_tokens = {t for r in rows for t in _SKU_LIKE.findall(r["title"])}
         return self._titles
 
     async def verify(self, text: str) -> Verified:
@@ -110,7 +113,7 @@ class Verifier:
         """The sentence (corrected), or None to drop it, and what was changed."""
         titles = await self._catalogue()
         for token in _SKU_LIKE.findall(sentence):
-            if token not in self._skus:
+            if token not in self._skus and token not in self._title_tokens:
                 return None, [f"removed a sentence naming unknown SKU {token}"]
         prices = list(_PRICE.finditer(sentence))
         if not prices:

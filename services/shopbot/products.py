@@ -134,9 +134,12 @@ class Catalog:
         catalogue (not the top-k of a search), in a read-only transaction."""
         where, params = _where(self.store_id, parsed, text=True)
         statements = {
-            "cheapest": f"SELECT {CARD_COLUMNS} FROM shop_products WHERE {{}} "
+            # One row per product group: three sizes of one shoe are one answer, not three.
+            "cheapest": f"SELECT * FROM (SELECT DISTINCT ON (group_id) {CARD_COLUMNS} "
+            "FROM shop_products WHERE {} ORDER BY group_id, price, sku) g "
             "ORDER BY price, sku LIMIT %(limit)s",
-            "most_expensive": f"SELECT {CARD_COLUMNS} FROM shop_products WHERE {{}} "
+            "most_expensive": f"SELECT * FROM (SELECT DISTINCT ON (group_id) {CARD_COLUMNS} "
+            "FROM shop_products WHERE {} ORDER BY group_id, price DESC, sku) g "
             "ORDER BY price DESC, sku LIMIT %(limit)s",
             "count": "SELECT count(*) AS variants, count(DISTINCT group_id) AS products, "
             "count(DISTINCT group_id) FILTER (WHERE in_stock) AS in_stock "

@@ -33,16 +33,25 @@ class Store:
 
     def allows(self, origin: str | None) -> bool:
         """Whether a browser request from ``origin`` may use this store's widget key."""
-        return bool(origin) and normalise_origin(origin) in self.allowed_origins
+        if not origin:
+            return False
+        try:
+            return normalise_origin(origin) in self.allowed_origins
+        except StoreError:  # "null" (sandboxed frames, file://) or a malformed header
+            return False
 
 
 def normalise_origin(origin: str) -> str:
     """``https://Shop.example:443/`` → ``https://shop.example``; raises on anything else."""
-    parts = urlsplit(origin.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(origin.strip())
+        number = parts.port  # raises on a port that is not a number in 0-65535
+    except ValueError:
+        number, parts = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise StoreError(f"origin {origin!r} must look like https://shop.example")
     default = {"http": 80, "https": 443}[parts.scheme]
-    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    port = f":{number}" if number and number != default else ""
     return f"{parts.scheme}://{parts.hostname.lower()}{port}"
 
 
