@@ -42,7 +42,7 @@ def clip_query(query: str) -> str:
 
 
 INGEST_BATCH = 256  # documents per COPY transaction
-FTS_SCAN_LIMIT = 1000  # any-term matches ranked at most, per query (see _TEXT_SIDE)
+FTS_SCAN_LIMIT = 500  # any-term matches ranked at most, per query (see _TEXT_SIDE)
 
 
 @dataclass
