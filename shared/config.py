@@ -120,6 +120,59 @@ class Settings(BaseSettings):
         "6/10 seconds", description="Chat messages per session, and per client address."
     )
 
+    # Reviewer (GitHub App)
+    reviewer_github_app_id: int | None = Field(
+        None, description="GitHub App id (the App's settings page, App ID)."
+    )
+    reviewer_github_private_key: SecretStr | None = Field(
+        None, description="The App's private key, PEM text (or set the path below)."
+    )
+    reviewer_github_private_key_path: Path | None = Field(
+        None, description="File holding the App's private key (PEM)."
+    )
+    reviewer_webhook_secret: SecretStr | None = Field(
+        None,
+        description="The App's webhook secret; deliveries without a matching "
+        "X-Hub-Signature-256 are refused (401). Unset: every delivery is refused.",
+    )
+    reviewer_github_api_url: str = Field(
+        "https://api.github.com",
+        description="GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3).",
+    )
+    reviewer_github_timeout: float = Field(30.0, description="Seconds per GitHub API request.")
+    reviewer_github_retries: int = Field(
+        3, description="Retries of a GitHub call on 5xx and timeouts, with quadratic backoff."
+    )
+    reviewer_github_backoff: float = Field(
+        1.0, description="Seconds of the first retry's backoff (then 4x, 9x, ...)."
+    )
+    reviewer_rate_limit_max_wait: float = Field(
+        60.0,
+        description="Longest rate-limit wait taken inside a job; a longer one reschedules "
+        "the job for when the limit resets.",
+    )
+    reviewer_reflection_threshold: float = Field(
+        5.0,
+        description="Server-wide floor for the LLM findings' self-check score (0-10); lower "
+        "ones are not posted. A repository's `reflection_threshold` can raise it, not lower it.",
+    )
+    reviewer_request_changes_at: Literal["low", "medium", "high", "critical", "never"] = Field(
+        "high",
+        description="Lowest severity that makes a review REQUEST_CHANGES (else COMMENT); "
+        "the reviewer never approves.",
+    )
+    reviewer_max_comments: int = Field(
+        25, description="Inline comments per review; the rest are listed in the summary."
+    )
+    reviewer_max_changed_lines: int = Field(
+        4000,
+        description="Changed lines reviewed per run; files past the budget are named in "
+        "the summary as not reviewed.",
+    )
+    reviewer_max_file_bytes: int = Field(
+        400_000, description="Largest file fetched whole (head and base) as review context."
+    )
+
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:
         if self.env != "production":

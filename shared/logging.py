@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterable
 
 from asgi_correlation_id import CorrelationIdFilter
+from pydantic import SecretStr
 from pythonjsonlogger.json import JsonFormatter
 
 from shared.config import Settings
@@ -38,6 +39,12 @@ def settings_secrets(settings: Settings) -> list[str]:
     from urllib.parse import urlsplit
 
     secrets = [settings.secret_key.get_secret_value(), settings.llm_api_key.get_secret_value()]
+    # Every other SecretStr setting too (webhook secrets, private keys), whatever its name.
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr) and name not in ("database_url",):
+            text = value.get_secret_value()
+            secrets += [text, *text.splitlines()] if "\n" in text else [text]
     if settings.database_url is not None:
         password = urlsplit(settings.database_url.get_secret_value()).password
         if password:

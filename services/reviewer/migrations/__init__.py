@@ -1,0 +1,1 @@
+"""The reviewer's numbered SQL migrations (registered under ``ascent.migrations``)."""
