@@ -11,4 +11,6 @@ BENCHMARKS = (
     "ingestion",
     "shopbot_search",
     "shopbot_chat",
+    "reviewer_webhook",
+    "reviewer_review",
 )
