@@ -101,7 +101,10 @@ class Stack:
         def _on_signal(signum, _frame):
             stop["reason"] = signal.Signals(signum).name
 
+        # SIGINT too, explicitly: a process started in the background (nohup, `cmd &`, some CI
+        # runners) inherits SIGINT as ignored, and Python then raises no KeyboardInterrupt.
         signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
         try:
             while not stop["reason"]:
                 for name, proc in self.processes.items():
