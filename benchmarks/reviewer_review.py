@@ -3,9 +3,9 @@
 The PR is built from the reviewer's labelled evaluation set (buggy changes: bandit-style
 security issues, pylint-style bugs, hand-written mistakes), taking whole cases until 300
 changed lines or the set runs out (the whole set is 209 changed lines in 41 files: many small
-files, so more LLM calls than one 300-line change would need). The review is the engine a GitHub job runs: diff maps, ruff, bandit,
-detect-secrets and semgrep on the changed files, the LLM review per hunk with context, the
-self-reflection pass, and the report. GitHub's API round trips are not included (against
+files, so more LLM calls than one 300-line change would need). The review is the engine a
+GitHub job runs: diff maps, ruff, bandit, detect-secrets and semgrep on the changed files, the
+LLM review per hunk with context, the self-reflection pass, and the report. GitHub's API round trips are not included (against
 the fake server they take milliseconds; against GitHub they depend on the network).
 
 Measured: seconds from start to report, with the embedded Qwen2.5-Coder-1.5B (2 slots).
