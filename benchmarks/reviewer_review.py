@@ -5,8 +5,9 @@ security issues, pylint-style bugs, hand-written mistakes), taking whole cases u
 changed lines or the set runs out (the whole set is 209 changed lines in 41 files: many small
 files, so more LLM calls than one 300-line change would need). The review is the engine a
 GitHub job runs: diff maps, ruff, bandit, detect-secrets and semgrep on the changed files, the
-LLM review per hunk with context, the self-reflection pass, and the report. GitHub's API round trips are not included (against
-the fake server they take milliseconds; against GitHub they depend on the network).
+LLM review per hunk with context, the self-reflection pass, and the report. GitHub's API round
+trips are not included (against the fake server they take milliseconds; against GitHub they
+depend on the network).
 
 Measured: seconds from start to report, with the embedded Qwen2.5-Coder-1.5B (2 slots).
 Baseline: the same PR with the LLM off (linters only). Context: tokens, files, findings.
