@@ -27,10 +27,10 @@ import time
 
 import numpy as np
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from benchmarks._common import main, p50, percentile, result, settings
+from benchmarks._service import scratch_database
 from benchmarks.embedding_throughput import product_sentences
 from benchmarks.hnsw_recall import exact_top_k, make_data
 
@@ -147,23 +147,13 @@ def _exact_hybrid_sql() -> str:
 
 
 def run(quick: bool) -> list[dict]:
-    from shared.db import apply_migrations, ensure_database
-    from shared.db.connect import create_database_if_missing
-
     n = 20_000 if quick else 100_000
     vectors, queries = make_data(n + OTHER_ROWS)
     mine, other = vectors[:n], vectors[n:]
     rng = np.random.default_rng(7)
     topic_of = rng.integers(0, TOPICS, n)
     texts = _texts(n, topic_of)
-    admin = ensure_database(settings())
-    url = admin.rsplit("/", 1)[0] + f"/{DATABASE}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(DATABASE)))  # fmt: skip
-    create_database_if_missing(admin, DATABASE)
-    try:
-        apply_migrations(url)
+    with scratch_database(DATABASE) as url:
         logger.info("loading %d + %d chunks", n, OTHER_ROWS)
         load_s = _load(url, mine, texts, other)
         # Queries near the tenant's own rows, with words from the nearest chunk.
@@ -180,13 +170,9 @@ def run(quick: bool) -> list[dict]:
             ).fetchall()
         id_of = {row_id: int(source[3:]) * 10 + ordinal for row_id, source, ordinal in rows}
         lines = asyncio.run(_measure(url, queries, words, truth, id_of))
-        for line in lines:
-            line["load_and_index_s"] = round(load_s, 1)
-        return lines
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(DATABASE)))  # fmt: skip
+    for line in lines:
+        line["load_and_index_s"] = round(load_s, 1)
+    return lines
 
 
 if __name__ == "__main__":

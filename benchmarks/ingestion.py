@@ -15,10 +15,8 @@ import asyncio
 import logging
 import time
 
-import psycopg
-from psycopg import sql
-
 from benchmarks._common import main, result, settings
+from benchmarks._service import scratch_database
 from benchmarks.embedding_throughput import product_sentences
 
 logger = logging.getLogger("benchmarks.ingestion")
@@ -56,8 +54,6 @@ def run(quick: bool) -> list[dict]:
 
 
 def _run_backend(quick: bool, backend: str, suffix: str) -> list[dict]:
-    from shared.db import apply_migrations, ensure_database
-    from shared.db.connect import create_database_if_missing
     from shared.models.embeddings import Embedder
     from shared.retrieval import Document
 
@@ -71,18 +67,8 @@ def _run_backend(quick: bool, backend: str, suffix: str) -> list[dict]:
     embedder.embed(texts)
     embed_rate = n / (time.perf_counter() - start)
 
-    admin = ensure_database(settings())
-    url = admin.rsplit("/", 1)[0] + f"/{DATABASE}"
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(drop)
-    create_database_if_missing(admin, DATABASE)
-    try:
-        apply_migrations(url)
+    with scratch_database(DATABASE) as url:
         first, second = asyncio.run(_ingest(url, documents, backend))
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(drop)
     context = {"documents": n, "chunks": n, "batch": settings().embedding_batch_size,
                "backend": backend}  # fmt: skip
     return [

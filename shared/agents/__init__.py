@@ -24,7 +24,6 @@ from shared.agents.runner import (
     TextDelta,
     ToolCall,
     ToolResult,
-    Usage,
 )
 from shared.agents.store import StoredTrace, TraceStore
 from shared.agents.tools import Tool, ToolArgumentsError, ToolError
@@ -36,6 +35,7 @@ from shared.agents.trace import (
     Trace,
     replay,
 )
+from shared.models.llm import TokenUsage
 
 __all__ = [
     "MODEL_INFO",
@@ -50,6 +50,7 @@ __all__ = [
     "ReplayResult",
     "StoredTrace",
     "TextDelta",
+    "TokenUsage",
     "Tool",
     "ToolArgumentsError",
     "ToolCall",
@@ -58,7 +59,6 @@ __all__ = [
     "ToolStep",
     "Trace",
     "TraceStore",
-    "Usage",
     "chat_client",
     "client_for",
     "replay",

@@ -42,6 +42,7 @@ from autogen_core.tools import ToolSchema
 
 from shared.agents.tools import Tool
 from shared.agents.trace import ModelStep, ToolStep, Trace, prompt_hash
+from shared.models.llm import TokenUsage
 
 logger = logging.getLogger(__name__)
 
@@ -58,16 +59,6 @@ class AgentError(RuntimeError):
 
 class AgentTimeout(AgentError):
     """The turn ran past the runner's ``timeout_s`` and was cancelled."""
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
 
 
 @dataclass(frozen=True)
@@ -96,7 +87,7 @@ class TextDelta:
 class Final:
     text: str
     steps: int  # model completions this turn
-    usage: Usage
+    usage: TokenUsage  # the gateway's own accounting type: requests = model calls this turn
     budget_exhausted: bool  # every tool round was used; the answer was forced without tools
     trace: Trace
 
@@ -317,8 +308,8 @@ class AgentRunner:
                     text = event.chat_message.to_model_text()
                     trace.final_text = text
                     trace.duration_ms = (time.perf_counter() - started) * 1000
-                    usage = Usage(trace.prompt_tokens, trace.completion_tokens)
                     steps = len(trace.model_steps)
+                    usage = TokenUsage(steps, trace.prompt_tokens, trace.completion_tokens)
                     exhausted = rounds >= self.max_steps
                     queue.put_nowait(Final(text, steps, usage, exhausted, trace))
         except Exception as exc:

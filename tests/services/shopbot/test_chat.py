@@ -1,7 +1,10 @@
+import re
+
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from services.shopbot.assistant import FALLBACK_NOTICE
+from services.shopbot.demo import demo_shopify_products
 from services.shopbot.guardrails import REFUSAL_INJECTION
 
 SHOP, OTHER = "http://shop-a.test", "http://shop-b.test"
@@ -42,6 +45,10 @@ def test_a_shopper_gets_products_and_a_verified_streamed_answer(client, stores):
     # Every price in the final answer is a real price of this store.
     done = events[-1]
     assert done["text"]
+    catalogue = demo_shopify_products()["products"]
+    real = {float(v["price"]) for p in catalogue for v in p["variants"]}
+    said = {float(m.replace(",", "")) for m in re.findall(r"\$(\d[\d,]*\.\d{2})", done["text"])}
+    assert said <= real, (said - real, done["text"])
     # Reconnecting with after=<last id> replays nothing; with after=0 replays everything.
     with client.websocket_connect(_url(vendure, session, ids[-1]), headers={"origin": SHOP}) as ws:
         assert ws.receive_json()["type"] == "ready"
