@@ -120,6 +120,49 @@ class Settings(BaseSettings):
         "6/10 seconds", description="Chat messages per session, and per client address."
     )
 
+    # Repurposer
+    repurposer_storage_url: str = Field(
+        "",
+        description="Where uploads and outputs are kept: empty = local disk under the data "
+        "home; `s3://bucket/prefix` = an S3-compatible store (set the endpoint and keys below).",
+    )
+    repurposer_s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint (MinIO, R2...); unset: AWS."
+    )
+    repurposer_s3_region: str = Field("us-east-1", description="S3 region.")
+    repurposer_s3_access_key: SecretStr | None = Field(None, description="S3 access key id.")
+    repurposer_s3_secret_key: SecretStr | None = Field(None, description="S3 secret key.")
+    repurposer_max_upload_mb: int = Field(2048, description="Largest upload accepted (MiB).")
+    repurposer_max_duration: float = Field(
+        4 * 3600.0, description="Longest recording accepted (seconds)."
+    )
+    repurposer_min_duration: float = Field(2.0, description="Shortest recording accepted (s).")
+    repurposer_asr_backend: Literal["faster-whisper", "openai-whisper"] = Field(
+        "faster-whisper",
+        description="Whisper engine; both load the packaged weights (openai-whisper is slower).",
+    )
+    repurposer_vad: bool = Field(True, description="Skip silence with Silero VAD before Whisper.")
+    repurposer_clips: int = Field(5, description="Highlights rendered as clips per recording.")
+    repurposer_clip_min_seconds: float = Field(15.0, description="Shortest highlight (s).")
+    repurposer_clip_max_seconds: float = Field(60.0, description="Longest highlight (s).")
+    repurposer_aspects: str = Field(
+        "16:9,9:16", description="Clip formats rendered (comma-separated; 9:16 is a centre crop)."
+    )
+    repurposer_clip_height: int = Field(
+        720, description="Height of 16:9 clips in pixels (9:16 clips are this wide)."
+    )
+    repurposer_x264_preset: str = Field(
+        "veryfast", description="x264 preset for clips (slower = smaller files, same quality)."
+    )
+    repurposer_demo: bool = Field(
+        True,
+        description="Create a local workspace and log the web UI's sign-in link (never in "
+        "production).",
+    )
+    repurposer_ui_dir: Path | None = Field(
+        None, description="apps/repurposer-ui folder (set in images; unset: the source tree's)."
+    )
+
     # Reviewer (GitHub App)
     reviewer_github_app_id: int | None = Field(
         None, description="GitHub App id (the App's settings page, App ID)."
