@@ -94,10 +94,20 @@ def _require(tool: str, package: str) -> str:
 
 def _duration(path: Path) -> float:
     out = subprocess.run(
-        [_require("ffprobe", "ffmpeg"), "-v", "error", "-show_entries", "format=duration",
-         "-of", "csv=p=0", str(path)],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
+        [
+            _require("ffprobe", "ffmpeg"),
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return float(out.strip())
 
 
@@ -105,10 +115,19 @@ def speak(text: str, out: Path, *, voice: str = "en-us", words_per_minute: int =
     """Voice ``text`` with espeak-ng into a 16 kHz mono WAV."""
     raw = out.with_suffix(".raw.wav")
     subprocess.run(
-        [_require("espeak-ng", "espeak-ng"), "-v", voice, "-s", str(words_per_minute),
-         "-w", str(raw), text],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            _require("espeak-ng", "espeak-ng"),
+            "-v",
+            voice,
+            "-s",
+            str(words_per_minute),
+            "-w",
+            str(raw),
+            text,
+        ],
+        check=True,
+        capture_output=True,
+    )
     _ffmpeg(["-i", str(raw), "-ar", "16000", "-ac", "1", str(out)])
     raw.unlink()
     return out
@@ -117,8 +136,9 @@ def speak(text: str, out: Path, *, voice: str = "en-us", words_per_minute: int =
 def _ffmpeg(args: list[str]) -> None:
     subprocess.run(
         [_require("ffmpeg", "ffmpeg"), "-nostdin", "-v", "error", "-y", *args],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
 
 
 def build_talk(out: Path, *, repeats: int = 1, gap: float = 0.35) -> SampleTalk:
@@ -145,15 +165,22 @@ def build_talk(out: Path, *, repeats: int = 1, gap: float = 0.35) -> SampleTalk:
         listing.write_text("".join(f"file '{p}'\nfile '{silence}'\n" for p in parts))
         _ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-c:a", "pcm_s16le", str(out)])
     return SampleTalk(
-        audio=out, script=" ".join(sentences), sentences=sentences, topics=topics,
+        audio=out,
+        script=" ".join(sentences),
+        sentences=sentences,
+        topics=topics,
         duration=_duration(out),
-    )  # fmt: skip
+    )
 
 
 def make_video(
-    audio: Path, out: Path, *, topics: list[tuple[str, float, float]] | None = None,
-    size: str = "1280x720", fps: int = 25,
-) -> Path:  # fmt: skip
+    audio: Path,
+    out: Path,
+    *,
+    topics: list[tuple[str, float, float]] | None = None,
+    size: str = "1280x720",
+    fps: int = 25,
+) -> Path:
     """An H.264/AAC MP4 of ``audio`` over a slide per topic (plain colour plus its name)."""
     font = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
     filters = []
@@ -163,9 +190,28 @@ def make_video(
             f"x=(w-text_w)/2:y=h/4:enable='between(t,{start:.2f},{end:.2f})'"
         )
     vf = ",".join(filters) or "null"
-    _ffmpeg([
-        "-f", "lavfi", "-i", f"color=c=0x1f4e79:s={size}:r={fps}", "-i", str(audio),
-        "-vf", vf, "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "96k", str(out),
-    ])  # fmt: skip
+    _ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            f"color=c=0x1f4e79:s={size}:r={fps}",
+            "-i",
+            str(audio),
+            "-vf",
+            vf,
+            "-shortest",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "96k",
+            str(out),
+        ]
+    )
     return out

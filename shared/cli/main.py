@@ -19,6 +19,9 @@ app.add_typer(rag_app, name="rag")
 # Services add their own command groups (`ascent shopbot ...`) through this entry-point group.
 for _ep in sorted(entry_points(group="ascent.cli"), key=lambda e: e.name):
     app.add_typer(_ep.load(), name=_ep.name)
+# ...and single top-level commands (`ascent repurpose FILE`) through this one.
+for _ep in sorted(entry_points(group="ascent.commands"), key=lambda e: e.name):
+    app.command(name=_ep.name)(_ep.load())
 console = Console()
 err = Console(stderr=True)
 

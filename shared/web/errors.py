@@ -35,9 +35,20 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+class Problem(StarletteHTTPException):
+    """An HTTP error with extension members, e.g. a stable ``code`` clients can branch on."""
+
+    def __init__(
+        self, status: int, detail: str, *, headers: dict[str, str] | None = None, **extensions: Any
+    ) -> None:
+        super().__init__(status, detail, headers=headers)
+        self.extensions = extensions
+
+
 async def _http_exception(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
+    extensions = getattr(exc, "extensions", {})
+    return problem(exc.status_code, detail, headers=getattr(exc, "headers", None), **extensions)
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
