@@ -124,7 +124,8 @@ class Settings(BaseSettings):
     repurposer_storage_url: str = Field(
         "",
         description="Where uploads and outputs are kept: empty = local disk under the data "
-        "home; `s3://bucket/prefix` = an S3-compatible store (set the endpoint and keys below).",
+        "home; `file:///path` = that folder; `s3://bucket/prefix` = an S3-compatible store "
+        "(set the endpoint and keys below).",
     )
     repurposer_s3_endpoint_url: str | None = Field(
         None, description="S3-compatible endpoint (MinIO, R2...); unset: AWS."

@@ -73,7 +73,8 @@ def repurpose(
     highlight_colour: Annotated[str | None, typer.Option(help="Caption highlight #RRGGBB.")] = None,
 ) -> None:
     """Repurpose a recording: transcript, chapters, highlights, captioned clips, posts, exports."""
-    from services.repurposer.media.probe import MediaError, validate
+    from services.repurposer.media.errors import MediaError
+    from services.repurposer.media.probe import validate
 
     settings = get_settings()
     if not file.is_file():

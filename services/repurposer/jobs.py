@@ -19,15 +19,14 @@ import httpx
 import procrastinate
 from psycopg_pool import AsyncConnectionPool
 
-from services.repurposer import state, writing
+from services.repurposer import state
+from services.repurposer.errors import PipelineError
 from services.repurposer.model import Asset, Chapter, Highlight, MediaInfo, TranscriptDoc
-from services.repurposer.pipeline import Hooks, JobOptions, Pipeline, PipelineError
 from services.repurposer.storage import Storage, open_storage
 from services.repurposer.uploads import expire_stale_uploads, source_key
 from services.repurposer.workspaces import webhook_secret
 from shared.config import Settings, get_settings
 from shared.db import create_pool, ensure_database
-from shared.models.embeddings import Embedder
 from shared.models.llm import LLMGateway
 
 logger = logging.getLogger(__name__)
@@ -44,13 +43,21 @@ class Services:
         pool: AsyncConnectionPool,
         *,
         llm: LLMGateway | None = None,
-        embedder: Embedder | None = None,
+        embedder: Any = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
         self.storage: Storage = open_storage(settings)
         self.llm = llm or LLMGateway(settings)
-        self.embedder = embedder or Embedder(settings)
+        self._embedder = embedder
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from shared.models.embeddings import Embedder
+
+            self._embedder = Embedder(settings=self.settings)
+        return self._embedder
 
 
 class _Process:
@@ -107,7 +114,9 @@ class ProgressWriter:
             self._task.cancel()
 
 
-def db_hooks(pool: AsyncConnectionPool, job_id: str, progress: ProgressWriter) -> Hooks:
+def db_hooks(pool: AsyncConnectionPool, job_id: str, progress: ProgressWriter):
+    from services.repurposer.pipeline import Hooks
+
     async def started(stage: str) -> None:
         await state.set_stage(pool, job_id, stage, status="running", progress=0.0)
 
@@ -127,6 +136,9 @@ def db_hooks(pool: AsyncConnectionPool, job_id: str, progress: ProgressWriter) -
 
 async def run_job(services: Services, job_id: str, jobs: procrastinate.App | None = None) -> None:
     """Run (or resume) a job; ``jobs`` is the procrastinate app that delivers webhooks."""
+    # Imported here: the web process defers jobs but never loads Whisper, FFmpeg or the LLM.
+    from services.repurposer.pipeline import JobOptions, Pipeline
+
     job = await state.get_job(services.pool, job_id)
     if job is None or job["status"] in ("done", "failed"):
         return  # deleted, or a duplicate delivery of a finished job
@@ -193,6 +205,8 @@ async def run_task(context: procrastinate.JobContext, job_id: str) -> None:
 async def regenerate_task(
     context: procrastinate.JobContext, job_id: str, kind: str, instruction: str
 ) -> None:
+    from services.repurposer import writing
+
     services = await _services(context)
     storage = services.storage
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from services.repurposer import exports, writing
 from services.repurposer.chapters import segment_chapters
+from services.repurposer.errors import PipelineError
 from services.repurposer.highlights import find_highlights
 from services.repurposer.media.audio import extract_audio, loudness_profile
 from services.repurposer.media.render import render_clip, thumbnail
@@ -267,14 +268,6 @@ class Pipeline:
         zip_path = self.storage.workpath(self.key("exports/repurposed.zip"))
         exports.build_zip(entries, zip_path)
         self.storage.commit(self.key("exports/repurposed.zip"))
-
-
-class PipelineError(RuntimeError):
-    """A failure retrying cannot fix (no speech, unusable media); ``code`` is shown to users."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _dump(value: Any) -> Any:

@@ -165,9 +165,13 @@ def open_storage(settings: Settings) -> Storage:
     url = settings.repurposer_storage_url.strip()
     if not url:
         return LocalStorage(root)
+    if url.startswith("file://"):
+        return LocalStorage(Path(urlsplit(url).path))
     if url.startswith("s3://"):
         return S3Storage(settings, url, root / "cache")
-    raise StorageError(f"ASCENT_REPURPOSER_STORAGE_URL must be empty or s3://..., not {url!r}")
+    raise StorageError(
+        f"ASCENT_REPURPOSER_STORAGE_URL must be empty, file:///path or s3://..., not {url!r}"
+    )
 
 
 def iter_file(path: Path, chunk: int = 1 << 20) -> Iterator[bytes]:

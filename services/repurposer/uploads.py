@@ -26,7 +26,8 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from starlette.requests import ClientDisconnect
 
-from services.repurposer.media.probe import MediaError, validate
+from services.repurposer.media.errors import MediaError
+from services.repurposer.media.probe import validate
 from services.repurposer.storage import Storage
 from services.repurposer.workspaces import Workspace
 from shared.config import Settings
