@@ -13,4 +13,5 @@ BENCHMARKS = (
     "shopbot_chat",
     "reviewer_webhook",
     "reviewer_review",
+    "repurposer_pipeline",
 )
