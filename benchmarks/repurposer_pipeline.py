@@ -79,8 +79,6 @@ async def _pipeline(video: Path, out: Path, config, llm, embedder) -> dict[str, 
     from services.repurposer.pipeline import Hooks, JobOptions, Pipeline
     from services.repurposer.storage import LocalStorage
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "source.mp4").symlink_to(video)
     folder = FolderHooks(out)
 
     async def mark_done(stage: str) -> None:
@@ -120,9 +118,12 @@ def run(quick: bool) -> list[dict]:
             with tempfile.TemporaryDirectory(prefix="ascent-bench-rp-") as tmp:
                 video, duration = _talk(Path(tmp), seconds)
                 logger.info("repurposing a %.0f s talk", duration)
+                out = Path(tmp) / "out"
+                out.mkdir()
+                (out / "source.mp4").symlink_to(video)
                 with PeakMemory() as memory:
                     started = time.perf_counter()
-                    timings = asyncio.run(_pipeline(video, Path(tmp) / "out", config, llm,
+                    timings = asyncio.run(_pipeline(video, out, config, llm,
                                                     embedder))  # fmt: skip
                     elapsed = time.perf_counter() - started
                 measured[duration] = (elapsed, timings, memory.peak)
