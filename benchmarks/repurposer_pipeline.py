@@ -98,36 +98,42 @@ async def _pipeline(video: Path, out: Path, config, llm, embedder) -> dict[str, 
     return pipeline.timings
 
 
-def run(quick: bool) -> list[dict]:
+async def _measure(config, lengths) -> dict[float, tuple[float, dict[str, float], int]]:
     from shared.models.embeddings import Embedder
-    from shared.models.llm import LLMGateway, stop_embedded_servers
+    from shared.models.llm import LLMGateway
+
+    measured = {}
+    llm = LLMGateway(config)
+    embedder = Embedder(config)
+    await llm.chat([{"role": "user", "content": "hi"}], max_tokens=1)  # start and warm
+    embedder.embed(["warm up"])
+    for seconds in lengths:
+        with tempfile.TemporaryDirectory(prefix="ascent-bench-rp-") as tmp:
+            video, duration = await asyncio.to_thread(_talk, Path(tmp), seconds)
+            out = Path(tmp) / "out"
+            await asyncio.to_thread(_prepare, out, video)
+            logger.info("repurposing a %.0f s talk", duration)
+            with PeakMemory() as memory:
+                started = time.perf_counter()
+                timings = await _pipeline(video, out, config, llm, embedder)
+                elapsed = time.perf_counter() - started
+            measured[duration] = (elapsed, timings, memory.peak)
+    await llm.aclose()
+    return measured
+
+
+def _prepare(out: Path, video: Path) -> None:
+    out.mkdir()
+    (out / "source.mp4").symlink_to(video)
+
+
+def run(quick: bool) -> list[dict]:
+    from shared.models.llm import stop_embedded_servers
 
     config = settings(llm_model=MODEL)
     lengths = (60.0, 150.0) if quick else (150.0, 600.0)
-    measured: dict[float, tuple[float, dict[str, float], int]] = {}
     try:
-        llm = LLMGateway(config)
-        embedder = Embedder(config)
-
-        async def warm() -> None:
-            await llm.chat([{"role": "user", "content": "hi"}], max_tokens=1)
-
-        asyncio.run(warm())
-        embedder.embed(["warm up"])
-        for seconds in lengths:
-            with tempfile.TemporaryDirectory(prefix="ascent-bench-rp-") as tmp:
-                video, duration = _talk(Path(tmp), seconds)
-                logger.info("repurposing a %.0f s talk", duration)
-                out = Path(tmp) / "out"
-                out.mkdir()
-                (out / "source.mp4").symlink_to(video)
-                with PeakMemory() as memory:
-                    started = time.perf_counter()
-                    timings = asyncio.run(_pipeline(video, out, config, llm,
-                                                    embedder))  # fmt: skip
-                    elapsed = time.perf_counter() - started
-                measured[duration] = (elapsed, timings, memory.peak)
-        asyncio.run(llm.aclose())
+        measured = asyncio.run(_measure(config, lengths))
     finally:
         stop_embedded_servers()
     lines = []
