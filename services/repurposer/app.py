@@ -24,6 +24,15 @@ from shared.web import create_app
 
 logger = logging.getLogger(__name__)
 SOURCE_UI_DIR = Path(__file__).resolve().parents[2] / "apps" / "repurposer-ui"
+# The UI has no inline script or style, so the page can forbid both.
+UI_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def create_repurposer_app(settings: Settings | None = None) -> FastAPI:
@@ -61,7 +70,7 @@ def create_repurposer_app(settings: Settings | None = None) -> FastAPI:
 
         @app.get("/", include_in_schema=False)
         async def index(_: Request) -> FileResponse:
-            return FileResponse(ui_dir / "index.html", headers={"Cache-Control": "no-cache"})
+            return FileResponse(ui_dir / "index.html", headers=UI_HEADERS)
     else:
         logger.warning("repurposer web UI not found at %s (set ASCENT_REPURPOSER_UI_DIR)", ui_dir)
     return app

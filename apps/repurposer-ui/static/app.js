@@ -54,8 +54,31 @@ function absorbKeyFromHash() {
   history.replaceState(history.state, '', `${location.pathname}${location.search}${rest}`);
 }
 
-function route() {
+/**
+ * On the machine running a development server, the service hands the local workspace a key
+ * (POST /v1/dev/sign-in answers 404 anywhere else, and always in production).
+ */
+async function localSignIn() {
+  try {
+    const response = await fetch('/v1/dev/sign-in', { method: 'POST' });
+    if (!response.ok) return false;
+    const { key } = await response.json();
+    if (!key) return false;
+    setKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let triedLocalSignIn = false;
+
+async function route() {
   absorbKeyFromHash();
+  if (!getKey() && !triedLocalSignIn) {
+    triedLocalSignIn = true;
+    await localSignIn();
+  }
   if (!getKey()) {
     showSignIn();
     return;
