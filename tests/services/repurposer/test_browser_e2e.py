@@ -18,7 +18,7 @@ import uvicorn
 
 from services.repurposer.app import create_repurposer_app
 
-pytestmark = [pytest.mark.browser, pytest.mark.llm, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.llm, pytest.mark.slow, pytest.mark.timeout(1800)]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 

@@ -11,6 +11,7 @@ from services.repurposer.chapters import (
     segment_chapters,
 )
 from services.repurposer.samples import TOPICS
+from services.repurposer.sentences import sentences_from_text
 from shared.config import Settings
 from shared.models.embeddings import Embedder
 from shared.models.llm import LLMGateway
@@ -60,6 +61,17 @@ async def test_topic_changes_of_the_sample_talk_are_found(talk_sentences, embedd
         assert c.end == talk_sentences[c.sentence_end].end
         assert c.end - c.start >= 20
         assert c.title and len(c.title.split()) <= 8 and c.summary
+
+
+async def test_a_long_talk_gets_a_bounded_number_of_chapters(talk_sentences, embedder):
+    # The script 6 times over (about 14 minutes): valleys between every topic, but at most
+    # one chapter per 30 s and never more than 20.
+    texts = [s.text for s in talk_sentences] * 6
+    long_talk = sentences_from_text(texts, [(4.3 * i, 4.3 * i + 4.0) for i in range(len(texts))])
+    chapters = await segment_chapters(long_talk, embedder, min_chapter_seconds=20)
+    assert 6 <= len(chapters) <= 20
+    few = await segment_chapters(long_talk, embedder, max_chapters=3)
+    assert len(few) == 3
 
 
 async def test_keyword_titles_name_each_topic(talk_sentences, embedder):

@@ -27,7 +27,7 @@ from services.repurposer.wer import word_error_rate
 from services.repurposer.workspaces import create_workspace, webhook_secret
 from shared.models.llm import LLMGateway
 
-pytestmark = [pytest.mark.llm, pytest.mark.slow]
+pytestmark = [pytest.mark.llm, pytest.mark.slow, pytest.mark.timeout(1800)]
 TUS = {"Tus-Resumable": "1.0.0"}
 
 

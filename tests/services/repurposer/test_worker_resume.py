@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from services.repurposer.app import create_repurposer_app
 from services.repurposer.workspaces import create_workspace
 
-pytestmark = [pytest.mark.llm, pytest.mark.slow]
+pytestmark = [pytest.mark.llm, pytest.mark.slow, pytest.mark.timeout(1800)]
 TUS = {"Tus-Resumable": "1.0.0"}
 
 
