@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 MAX_TITLE_WORDS = 8
 STRONG_DEPTH = 0.6  # summed cosine fall from both peaks; MiniLM noise valleys stay under 0.35
+MAX_CHAPTERS = 20
+SECONDS_PER_CHAPTER = 30.0
 CHAPTER_PROMPT_CHARS = 2400  # about 600 tokens of the chapter's own words
 
 # fmt: off
@@ -83,9 +85,16 @@ async def segment_chapters(
     max_chapters: int | None = None,
     concurrency: int = 4,
 ) -> list[Chapter]:
-    """Chapters covering ``sentences`` in order, titled (LLM if ``gateway``, else keywords)."""
+    """Chapters covering ``sentences`` in order, titled (LLM if ``gateway``, else keywords).
+
+    ``max_chapters`` defaults to one per ``SECONDS_PER_CHAPTER`` of talk, at most
+    ``MAX_CHAPTERS``: an hour-long podcast has many small valleys, and 60 chapters help nobody.
+    """
     if not sentences:
         return []
+    if max_chapters is None:
+        duration = sentences[-1].end - sentences[0].start
+        max_chapters = min(MAX_CHAPTERS, max(1, int(duration // SECONDS_PER_CHAPTER)))
     vectors = await embedder.aembed([s.text for s in sentences])
     cuts = find_boundaries(
         vectors,

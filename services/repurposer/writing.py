@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 TWEET_LIMIT = 280
 _NUMBERED = re.compile(r"^\(?\d+\s*/\s*\d*\)?[.:]?\s+")
 MIN_PULL_QUOTES = 2
+_RECORD_KEYS = frozenset({"fallback", "fallback_reason"})  # bookkeeping, not post text
 
 Line = Annotated[str, Field(min_length=3, max_length=160)]
 QuoteText = Annotated[str, Field(min_length=10, max_length=160)]
@@ -246,6 +247,8 @@ def _ground(
             if rejected:
                 grounded[f"{key}_rejected"] = rejected  # kept for the record, never shown
             grounded[key] = texts if isinstance(value, list) else (texts[0] if texts else "")
+        elif key in _RECORD_KEYS:
+            grounded[key] = value
         else:
             grounded[key] = _ground_value(value, material.index, found)
     return grounded, _unique(found)

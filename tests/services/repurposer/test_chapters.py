@@ -101,7 +101,9 @@ def test_keywords_prefer_words_rare_elsewhere():
 
 @pytest.mark.llm
 async def test_llm_titles_chapters(talk_sentences, embedder, data_home, llm_base_url):
-    gateway = LLMGateway(Settings(data_home=data_home, llm_base_url=llm_base_url))
+    # A few tokens a second on a shared CPU: one long attempt rather than three timed-out ones.
+    gateway = LLMGateway(Settings(data_home=data_home, llm_base_url=llm_base_url,
+                                  llm_timeout=400, llm_max_retries=0))  # fmt: skip
     try:
         chapters = await segment_chapters(talk_sentences, embedder, gateway=gateway)
     finally:

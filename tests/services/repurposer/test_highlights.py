@@ -120,7 +120,9 @@ async def test_too_short_a_talk_has_no_highlights():
 
 @pytest.mark.llm
 async def test_llm_rates_the_shortlist(talk_sentences, data_home, llm_base_url):
-    gateway = LLMGateway(Settings(data_home=data_home, llm_base_url=llm_base_url))
+    # A few tokens a second on a shared CPU: one long attempt rather than three timed-out ones.
+    gateway = LLMGateway(Settings(data_home=data_home, llm_base_url=llm_base_url,
+                                  llm_timeout=400, llm_max_retries=0))  # fmt: skip
     try:
         highlights = await find_highlights(
             talk_sentences, loudness=None, gateway=gateway, count=2, max_seconds=25
