@@ -268,6 +268,7 @@ def _measure(
     candidate.heuristic = sum(scores[k] * w for k, w in weights.items()) / sum(weights.values())
     candidate.final = candidate.heuristic
     raw["heuristic"] = round(candidate.heuristic, 3)
+    raw.update({f"{k}_score": round(v, 3) for k, v in scores.items()})  # the 0..1 parts
 
 
 async def _rate_with_llm(gateway: LLMGateway, candidate: Candidate) -> None:

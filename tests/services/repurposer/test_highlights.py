@@ -35,7 +35,9 @@ def check_shape(highlights, sentences, *, count, min_seconds, max_seconds):
         assert min_seconds <= h.end - h.start <= max_seconds
         assert 0 <= h.score <= 100 and h.title and h.reasons
         assert h.text == " ".join(s.text for s in sentences[h.sentence_start : h.sentence_end + 1])
-        assert {"duration", "words_per_second", "heuristic"} <= h.features.keys()
+        assert {"duration", "words_per_second", "heuristic", "pace_score"} <= h.features.keys()
+        parts = [v for k, v in h.features.items() if k.endswith("_score")]
+        assert parts and all(0 <= v <= 1 for v in parts)
     assert [h.score for h in highlights] == sorted((h.score for h in highlights), reverse=True)
     spans = sorted((h.sentence_start, h.sentence_end) for h in highlights)
     for (_, end), (start, _) in pairwise(spans):
