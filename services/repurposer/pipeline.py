@@ -165,6 +165,7 @@ class Pipeline:
             doc.sentences,
             loudness=loudness,
             gateway=self.llm,
+            chapters=self.chapter_list(),
             count=self.options.clips or self.settings.repurposer_clips,
             min_seconds=self.settings.repurposer_clip_min_seconds,
             max_seconds=self.settings.repurposer_clip_max_seconds,
