@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.config import Settings
+from fastapi import Request
+
+from shared.billing.context import get_billing
 
 CURRENCY_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£"}
 
@@ -41,14 +43,13 @@ def _count(n: int, unit: str) -> str:
     return f"{n:,} {unit}" + ("" if n == 1 else "s")
 
 
-def _catalog(settings: Settings) -> Any:
-    from shared.billing.plans import load_plans
-
-    return load_plans(getattr(settings, "billing_plans_file", None))
+def billing_enabled(request: Request) -> bool:
+    return get_billing(request).enabled
 
 
-def pricing_plans(settings: Settings, product: str) -> list[PlanCard]:
-    catalog = _catalog(settings)
+def pricing_plans(request: Request, product: str) -> list[PlanCard]:
+    """The product's plans, cheapest first, from the app's plan catalogue (plans.toml)."""
+    catalog = get_billing(request).catalog
     if product not in catalog.products:
         return []
     spec = catalog.products[product]

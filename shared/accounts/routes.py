@@ -160,6 +160,7 @@ async def account_page(
             "billing": await billing_view.account_billing(request, session.org_id),
             "keys": await list_org_keys(pool, session.org_id),
             "products": PRODUCTS,
+            "active_page": "account",
         },
         session=session,
     )
@@ -194,9 +195,8 @@ async def revoke_key(
 
 @accounts_router.get("/pricing/{product}")
 async def pricing_page(
-    request: Request, product: str, session: OptionalSessionDep, settings: SettingsDep,
-    plan: str = "",
-) -> HTMLResponse:  # fmt: skip
+    request: Request, product: str, session: OptionalSessionDep, plan: str = ""
+) -> HTMLResponse:
     if product not in PRODUCTS:
         raise Problem(404, f"No product {product!r}.")
     here = f"/pricing/{product}"
@@ -205,8 +205,9 @@ async def pricing_page(
         "pricing.html",
         {
             "product": product,
-            "products": PRODUCTS,
-            "plans": billing_view.pricing_plans(settings, product),
+            "active_product": product,
+            "plans": billing_view.pricing_plans(request, product),
+            "billing_enabled": billing_view.billing_enabled(request),
             "chosen": plan,
             "sign_up_url": lambda key: (
                 "/account/sign-up?next=" + quote(f"{here}?plan={quote(key)}", safe="")
