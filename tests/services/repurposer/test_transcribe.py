@@ -244,9 +244,8 @@ def test_openai_whisper_matches_faster_whisper(whisper_module, asr_settings: Set
     wav, text = librivox_utterances()[0]  # the longest reading, 7.1 s
     settings = asr_settings.model_copy(update={"repurposer_asr_backend": "openai-whisper"})
     with offline():
-        tr._openai_whisper_model(settings)  # convert (first time) and load outside the timing
+        tr._openai_whisper_model(settings)  # convert (first time), load, JIT: not timed
     fast = _run(wav, asr_settings)
-    _run(wav, settings)  # numba compiles the DTW on the first run; time a warm one
     ref = _run(wav, settings)
     fast_wer, ref_wer = word_error_rate(text, fast.doc.text), word_error_rate(text, ref.doc.text)
     print(
@@ -276,6 +275,7 @@ def test_openai_whisper_vad_keeps_the_original_timeline(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # minutes on 2 busy cores (openai-whisper in PyTorch, fp32)
 def test_openai_whisper_sample_talk(
     whisper_module, talk_run: Run, sample_talk: SampleTalk, asr_settings: Settings
 ) -> None:
@@ -461,16 +461,6 @@ def test_clean_words_orders_clamps_and_rejoins_hyphens() -> None:
         (0.0, 0.6, "ill-disposed,"), (0.6, 0.9, "young"), (1.0, 2.0, "man."),
     ]  # fmt: skip
     assert cleaned[0].probability == 0.5
-
-
-def test_fallback_sentence_grouping() -> None:
-    texts = ["Hello", "there.", "Why", "not?", "Fine", "then"]
-    words = [Word(start=i, end=i + 0.5, text=t) for i, t in enumerate(texts)]
-    sentences = tr._group_sentences(words)
-    assert [s.text for s in sentences] == ["Hello there.", "Why not?", "Fine then"]
-    assert [(s.start, s.end) for s in sentences] == [(0, 1.5), (2, 3.5), (4, 5.5)]
-    paused = tr._group_sentences([Word(start=0, end=1, text="a"), Word(start=4, end=5, text="b")])
-    assert [s.text for s in paused] == ["a", "b"]
 
 
 # --- the WER helper -------------------------------------------------------------------------
