@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import Request
 
 from shared.billing.context import get_billing
+from shared.billing.routes import account_summary
 
 CURRENCY_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£"}
 
@@ -78,6 +79,8 @@ class UsageLine:
     used: int
     quota: int | None
     unit: str = ""
+    # Usage past the quota is billed, not refused.
+    overage: bool = False
 
     @property
     def over(self) -> bool:
@@ -98,7 +101,15 @@ class ProductStatus:
 
     @property
     def status_label(self) -> str:
+        if self.status == "unlimited":
+            return "Unlimited"
         return self.status.replace("_", " ").capitalize()
+
+    @property
+    def period_label(self) -> str:
+        if not self.paid:
+            return "Usage resets"
+        return "Ends" if self.cancel_at_period_end else "Renews"
 
     @property
     def tone(self) -> str:
@@ -106,15 +117,51 @@ class ProductStatus:
             return "warn"
         if self.status in {"canceled", "incomplete_expired"}:
             return "bad"
-        return "ok" if self.status in {"active", "trialing"} else "neutral"
+        return "ok" if self.status in {"active", "trialing", "unlimited"} else "neutral"
 
 
 @dataclass(frozen=True)
 class AccountBilling:
+    enabled: bool
     products: list[ProductStatus]
-    invoices_url: str | None = None
 
 
-async def account_billing(request: Any, org_id: str) -> AccountBilling | None:
-    """The org's plans and usage, or None where billing is not installed."""
-    return None
+def _plural(n: int, unit: str) -> str:
+    return unit if n == 1 else unit + "s"
+
+
+def from_summary(summary: dict[str, Any], catalog: Any) -> AccountBilling:
+    """The page's view of billing's account summary (the ``/v1/billing/account`` body)."""
+    products = []
+    for product_id, p in summary["products"].items():
+        feature_names = catalog.products[product_id].features
+        usage = [
+            UsageLine(
+                label=m["description"] or m["unit"],
+                used=m["used"],
+                quota=m["limit"],
+                unit=_plural(m["limit"] if m["limit"] is not None else m["used"], m["unit"]),
+                overage=m["overage"],
+            )
+            for m in p["usage"].values()
+        ]
+        products.append(
+            ProductStatus(
+                product=product_id,
+                plan_name=p["plan_name"],
+                status=p["status"],
+                paid=p["paid"],
+                period_end=p["period_end"],
+                cancel_at_period_end=p["cancel_at_period_end"],
+                grace_until=p["grace_until"],
+                usage=usage,
+                features=[feature_names.get(f, f) for f in p["features"]],
+            )
+        )
+    return AccountBilling(enabled=summary["billing_enabled"], products=products)
+
+
+async def account_billing(request: Request, org_id: str) -> AccountBilling:
+    """The org's plans, usage and features, as ``GET /v1/billing/account`` reports them."""
+    billing = get_billing(request)
+    return from_summary(await account_summary(billing, org_id), billing.catalog)

@@ -150,7 +150,7 @@ async def sign_out(
 
 @accounts_router.get("/account")
 async def account_page(
-    request: Request, session: SessionDep, pool: PoolDep, settings: SettingsDep
+    request: Request, session: SessionDep, pool: PoolDep, checkout: str = ""
 ) -> HTMLResponse:
     return render(
         request,
@@ -161,6 +161,7 @@ async def account_page(
             "keys": await list_org_keys(pool, session.org_id),
             "products": PRODUCTS,
             "active_page": "account",
+            "checkout": checkout,
         },
         session=session,
     )
