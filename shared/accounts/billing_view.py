@@ -12,8 +12,7 @@ from typing import Any
 
 from fastapi import Request
 
-from shared.billing.context import get_billing
-from shared.billing.routes import account_summary
+from shared.billing import account_summary, get_billing
 
 CURRENCY_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£"}
 
@@ -31,8 +30,6 @@ class PlanCard:
 
 
 def format_price(minor_units: int, currency: str) -> str:
-    if minor_units == 0:
-        return "Free"
     amount = minor_units / 100
     text = f"{amount:,.0f}" if minor_units % 100 == 0 else f"{amount:,.2f}"
     symbol = CURRENCY_SYMBOLS.get(currency.lower())

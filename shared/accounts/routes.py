@@ -83,7 +83,8 @@ async def sign_up(
 ) -> HTMLResponse | RedirectResponse:
     form = {"email": email, "org_name": org_name_}
     try:
-        user_id, org_id = await create_user(pool, email, password, org_name_ or email.strip())
+        default_org = f"{email.strip().split('@')[0]}'s organization"
+        user_id, org_id = await create_user(pool, email, password, org_name_ or default_org)
     except EmailTaken as exc:
         return render(
             request, "sign_up.html", {"next": safe_next(next_), "form": form, "error": str(exc)},

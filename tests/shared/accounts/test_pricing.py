@@ -14,7 +14,11 @@ def test_pricing_lists_the_plans_of_the_product(client, app):
     assert page.status_code == 200
     assert "script-src 'self'" in page.headers["content-security-policy"]
     text = page.text
-    for name, price in (("Free", "Free"), ("Pro", "$29 / month"), ("Business", "$99 / month")):
+    for name, price in (
+        ("Free", "$0 / month"),
+        ("Pro", "$29 / month"),
+        ("Business", "$99 / month"),
+    ):
         assert f">{name}</h2>" in text and price in text
     assert "600 minutes" in text and "Vertical 9:16 clips" in text
     assert client.get("/pricing/mailer", headers=HTML).status_code == 404
