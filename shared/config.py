@@ -217,6 +217,33 @@ class Settings(BaseSettings):
         400_000, description="Largest file fetched whole (head and base) as review context."
     )
 
+    # Billing (Stripe)
+    billing_enabled: bool = Field(
+        False,
+        description="Enforce plans, quotas and Stripe billing. Off (the single-machine "
+        "default): every tenant is unlimited and Stripe is never called.",
+    )
+    stripe_api_key: SecretStr | None = Field(None, description="Stripe secret key (sk_...).")
+    stripe_webhook_secret: SecretStr | None = Field(
+        None,
+        description="Signing secret of the Stripe webhook endpoint (whsec_...); deliveries "
+        "to /billing/webhooks/stripe without a valid signature are refused (400).",
+    )
+    stripe_api_base: str | None = Field(
+        None, description="Stripe API base URL, for a fake in tests; unset: api.stripe.com."
+    )
+    billing_grace_days: int = Field(
+        7, description="Days a paid plan stays usable after a failed payment."
+    )
+    billing_plans_file: Path | None = Field(
+        None, description="Plans TOML; unset: the packaged shared/billing/plans.toml."
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8100",
+        description="Where users reach the web pages; Stripe Checkout and the billing portal "
+        "send them back here, and quota errors link to its /pricing page.",
+    )
+
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:
         if self.env != "production":
@@ -227,6 +254,16 @@ class Settings(BaseSettings):
         }
         if self.llm_base_url:
             defaults["ASCENT_LLM_API_KEY"] = self.llm_api_key.get_secret_value() == DEV_LLM_API_KEY
+        if self.billing_enabled:
+            defaults["ASCENT_STRIPE_API_KEY"] = self.stripe_api_key is None
+            defaults["ASCENT_STRIPE_WEBHOOK_SECRET"] = self.stripe_webhook_secret is None
+            key = self.stripe_api_key.get_secret_value() if self.stripe_api_key else ""
+            # A fake Stripe, or test mode, takes test cards: paid plans would be free.
+            if self.stripe_api_base or key.startswith(("sk_test_", "rk_test_")):
+                raise ValueError(
+                    "ASCENT_ENV=production with billing needs a live Stripe key and no "
+                    "ASCENT_STRIPE_API_BASE"
+                )
         missing = [name for name, is_default in defaults.items() if is_default]
         if missing:
             raise ValueError(
