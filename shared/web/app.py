@@ -72,6 +72,11 @@ def create_app(
             allow_headers=["*"],
         )
     app.include_router(health_router)
+    # Imported here: shared.accounts builds on shared.web (errors, API keys), so a module-level
+    # import would be circular.
+    from shared.accounts.routes import accounts_router
+
+    app.include_router(accounts_router)
     for router in routers:
         app.include_router(router)
     return app

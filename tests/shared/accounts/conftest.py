@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from shared.accounts.routes import accounts_router
 from shared.web import create_app
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -26,7 +25,7 @@ def csrf_from(html: str) -> str:
 def app(settings):
     # An unreachable LLM endpoint: nothing here talks to a model, and none is started.
     settings = settings.model_copy(update={"llm_base_url": "http://127.0.0.1:9/v1"})
-    return create_app("accounts-test", routers=[accounts_router], settings=settings)
+    return create_app("accounts-test", settings=settings)  # mounts accounts_router
 
 
 def make_client(app, base_url: str = "http://testserver") -> TestClient:
