@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import Depends, Request
 from limits import parse as parse_rate
@@ -205,7 +205,9 @@ def require_entitlement(
     """A dependency: the request's tenant (from the ``tenant`` dependency) must have ``feature``
     and quota left on ``meter``; the route gets the ``Grant`` to check amounts it learns later."""
 
-    async def dependency(request: Request, tenant_id: Annotated[str, Depends(tenant)]) -> Grant:
+    # Depends() as a default, not in Annotated: the annotation is a string (PEP 563) and
+    # ``tenant`` is a closure variable it could not be resolved from.
+    async def dependency(request: Request, tenant_id: str = Depends(tenant)) -> Grant:
         grant = await entitlement(get_billing(request), product, str(tenant_id))
         _rate_limit(grant)
         if feature:
