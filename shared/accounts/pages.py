@@ -80,7 +80,9 @@ def render(
 
 def static_file(name: str) -> FileResponse:
     """One of apps/account/static's own files; nothing else under any name."""
-    allowed = {p.name: p for p in STATIC_DIR.iterdir() if p.is_file()}
+    allowed = (
+        {p.name: p for p in STATIC_DIR.iterdir() if p.is_file()} if STATIC_DIR.is_dir() else {}
+    )
     if name not in allowed:
         raise Problem(404, "Not found.")
     return FileResponse(allowed[name], headers={"Cache-Control": "public, max-age=3600"})

@@ -1,5 +1,5 @@
-"""Sign-in attempts per (email, client address) in fixed windows, counted in Postgres so every
-process of every service shares one count."""
+"""Attempts in fixed windows, counted in Postgres so every process of every service shares one
+count: sign-ins per (email, client address), sign-ups per client address."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from psycopg_pool import AsyncConnectionPool
 
 MAX_ATTEMPTS = 5
 WINDOW_SECONDS = 15 * 60
+# Each sign-up costs an argon2 hash and makes an org: cheap to ask for, dear to serve.
+MAX_SIGN_UPS = 10
+SIGN_UP_WINDOW_SECONDS = 60 * 60
 
 
 @dataclass(frozen=True)
@@ -19,9 +22,10 @@ class Attempt:
     retry_after: int
 
 
-def attempt_key(secret: bytes, email: str, client: str) -> bytes:
+def attempt_key(secret: bytes, *parts: str) -> bytes:
+    """The counter's key for ``parts`` (an action, an email, a client address)."""
     # Keyed, so the table cannot be reversed into emails by hashing guesses.
-    return hmac.new(secret, f"{email.strip().lower()}\n{client}".encode(), hashlib.sha256).digest()
+    return hmac.new(secret, "\n".join(parts).encode(), hashlib.sha256).digest()
 
 
 async def register_attempt(

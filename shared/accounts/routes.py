@@ -24,7 +24,14 @@ from shared.accounts.deps import (
 from shared.accounts.keys import create_org_key, list_org_keys, revoke_org_key
 from shared.accounts.orgs import PRODUCTS, org_name
 from shared.accounts.pages import render, static_file
-from shared.accounts.ratelimit import attempt_key, clear_attempts, register_attempt
+from shared.accounts.ratelimit import (
+    MAX_SIGN_UPS,
+    SIGN_UP_WINDOW_SECONDS,
+    Attempt,
+    attempt_key,
+    clear_attempts,
+    register_attempt,
+)
 from shared.accounts.sessions import (
     clear_session_cookie,
     cookie_name,
@@ -44,6 +51,19 @@ NextField = Annotated[str, Form(alias="next")]
 
 def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _too_many(request: Request, template: str, context: dict, attempt: Attempt) -> HTMLResponse:
+    minutes = -(-attempt.retry_after // 60)
+    error = f"Too many attempts. Try again in {minutes} minutes."
+    return render(
+        request, template, {**context, "error": error},
+        status_code=429, headers={"Retry-After": str(attempt.retry_after)},
+    )  # fmt: skip
 
 
 async def _signed_in(
@@ -82,6 +102,13 @@ async def sign_up(
     next_: NextField = "/account",
 ) -> HTMLResponse | RedirectResponse:
     form = {"email": email, "org_name": org_name_}
+    secret = settings.secret_key.get_secret_value().encode()
+    attempt = await register_attempt(
+        pool, attempt_key(secret, "sign-up", _client(request)),
+        limit=MAX_SIGN_UPS, window_seconds=SIGN_UP_WINDOW_SECONDS,
+    )  # fmt: skip
+    if not attempt.allowed:
+        return _too_many(request, "sign_up.html", {"next": safe_next(next_), "form": form}, attempt)
     try:
         default_org = f"{email.strip().split('@')[0]}'s organization"
         user_id, org_id = await create_user(pool, email, password, org_name_ or default_org)
@@ -118,16 +145,11 @@ async def sign_in(
     next_: NextField = "/account",
 ) -> HTMLResponse | RedirectResponse:
     context = {"next": safe_next(next_), "form": {"email": email}}
-    client = request.client.host if request.client else "unknown"
-    key = attempt_key(settings.secret_key.get_secret_value().encode(), email, client)
+    secret = settings.secret_key.get_secret_value().encode()
+    key = attempt_key(secret, "sign-in", email.strip().lower(), _client(request))
     attempt = await register_attempt(pool, key)
     if not attempt.allowed:
-        minutes = -(-attempt.retry_after // 60)
-        return render(
-            request, "sign_in.html",
-            {**context, "error": f"Too many attempts. Try again in {minutes} minutes."},
-            status_code=429, headers={"Retry-After": str(attempt.retry_after)},
-        )  # fmt: skip
+        return _too_many(request, "sign_in.html", context, attempt)
     user = await authenticate(pool, email, password)
     if user is None:
         return render(

@@ -173,3 +173,13 @@ def test_successful_sign_in_resets_the_count(client, forms):
     client.cookies.clear()
     for _ in range(5):
         assert forms.sign_in(client, "reset@example.com", "wrong password").status_code == 400
+
+
+def test_sign_ups_per_address_are_limited(client, forms):
+    for n in range(10):
+        client.cookies.clear()
+        assert forms.sign_up(client, f"bulk{n}@example.com").status_code == 303
+    client.cookies.clear()
+    blocked = forms.sign_up(client, "bulk10@example.com")
+    assert blocked.status_code == 429 and "Too many attempts" in blocked.text
+    assert int(blocked.headers["retry-after"]) <= 3600
