@@ -10,7 +10,7 @@ import logging
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from shared.accounts import billing_view
@@ -209,7 +209,7 @@ async def create_key(
 
 @accounts_router.post("/account/api-keys/{key_id}/revoke")
 async def revoke_key(
-    key_id: int, session: SessionDep, _: CsrfDep, pool: PoolDep
+    key_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep, _: CsrfDep, pool: PoolDep
 ) -> RedirectResponse:
     # Another org's key answers exactly like a missing one: ids reveal nothing.
     if not await revoke_org_key(pool, session.org_id, key_id):
@@ -219,7 +219,7 @@ async def revoke_key(
 
 @accounts_router.get("/pricing/{product}")
 async def pricing_page(
-    request: Request, product: str, session: OptionalSessionDep, plan: str = ""
+    request: Request, product: str, session: OptionalSessionDep, plan: str = "", checkout: str = ""
 ) -> HTMLResponse:
     if product not in PRODUCTS:
         raise Problem(404, f"No product {product!r}.")
@@ -233,6 +233,7 @@ async def pricing_page(
             "plans": billing_view.pricing_plans(request, product),
             "billing_enabled": billing_view.billing_enabled(request),
             "chosen": plan,
+            "checkout": checkout,
             "sign_up_url": lambda key: (
                 "/account/sign-up?next=" + quote(f"{here}?plan={quote(key)}", safe="")
             ),

@@ -60,6 +60,8 @@ def test_revoked_key_stops_working(client, forms):
 def test_scopes_are_checked(client, forms):
     forms.sign_up(client, "scopes@example.com")
     token = forms.account_csrf(client)
+    huge = client.post(f"/account/api-keys/{2**70}/revoke", data={"csrf_token": token})
+    assert huge.status_code == 422
     none = client.post("/account/api-keys", data={"name": "x", "csrf_token": token})
     assert none.status_code == 422
     odd = client.post(

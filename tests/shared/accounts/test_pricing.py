@@ -48,7 +48,8 @@ def test_signed_out_visitor_signs_up_then_returns_to_choose(client, forms, app):
 
 def test_no_checkout_while_billing_is_off(client, forms):
     forms.sign_up(client, "free@example.com")
-    page = client.get("/pricing/reviewer", headers=HTML).text
+    page = client.get("/pricing/reviewer?checkout=cancelled", headers=HTML).text
+    assert "nothing was charged" in page
     assert "Billing is off" in page and 'action="/billing/checkout"' not in page
 
 
