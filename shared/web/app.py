@@ -75,8 +75,10 @@ def create_app(
     # Imported here: shared.accounts builds on shared.web (errors, API keys), so a module-level
     # import would be circular.
     from shared.accounts.routes import accounts_router
+    from shared.billing import billing_router
 
     app.include_router(accounts_router)
+    app.include_router(billing_router)
     for router in routers:
         app.include_router(router)
     return app
