@@ -21,7 +21,7 @@ import pytest_asyncio
 import uvicorn
 from pydantic import SecretStr
 
-from shared.billing import Billing, billing_router
+from shared.billing import Billing
 from shared.billing.setup import ensure_stripe_catalog
 from shared.web.app import create_app
 
@@ -66,7 +66,7 @@ def serve(app: Any, sock: socket.socket, origin: str) -> Iterator[str]:
 def site(settings) -> Iterator[str]:
     """Billing off, the single-machine default."""
     settings = settings.model_copy(update={"llm_base_url": "http://127.0.0.1:9/v1"})
-    app = create_app("accounts", routers=[billing_router], settings=settings)
+    app = create_app("accounts", settings=settings)
     yield from serve(app, *bound_socket())
 
 
@@ -93,7 +93,7 @@ def paid_site(settings, fake_stripe) -> Iterator[str]:
         await ensure_stripe_catalog(app.state.billing)
 
     app = create_app(
-        "accounts", routers=[billing_router], settings=settings,
+        "accounts", settings=settings,
         on_startup=[stripe_catalog],
     )  # fmt: skip
     yield from serve(app, sock, origin)
