@@ -24,7 +24,8 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 async def create_workspace(
     pool: AsyncConnectionPool, workspace_id: str, name: str = "", *, key_name: str = "api"
 ) -> str | None:
-    """Create the workspace if new and return an API key for it (None if it existed)."""
+    """Create the workspace if new and return an API key for it (None if it existed, or if
+    ``key_name`` is empty)."""
     if not _ID.match(workspace_id):
         raise ValueError("workspace ids are 2-63 lower-case letters, digits, '-' or '_'")
     async with pool.connection() as conn:
@@ -34,7 +35,7 @@ async def create_workspace(
             (workspace_id, name or workspace_id),
         )
         created = await cur.fetchone() is not None
-    if not created:
+    if not created or not key_name:
         return None
     return await create_api_key(pool, workspace_id, name=key_name, scopes=(SCOPE,))
 
@@ -86,7 +87,23 @@ def is_loopback(request: Request) -> bool:
         return False
 
 
-async def current_workspace(api_key: Annotated[ApiKey, Depends(require_scope(SCOPE))]) -> str:
+async def workspace_of_org(pool: AsyncConnectionPool, org_id: str) -> str:
+    """The organisation's workspace, created and linked on first use."""
+    from shared.accounts import link_tenant, org_for_tenant
+
+    workspace_id = "o-" + org_id.removeprefix("org_").lower()
+    await create_workspace(pool, workspace_id, org_id, key_name="")
+    if await org_for_tenant(pool, SCOPE, workspace_id) is None:
+        await link_tenant(pool, org_id, SCOPE, workspace_id)
+    return workspace_id
+
+
+async def current_workspace(
+    request: Request, api_key: Annotated[ApiKey, Depends(require_scope(SCOPE))]
+) -> str:
+    # Organisation keys (made on the account page) act for the organisation's workspace.
+    if api_key.tenant.startswith("org:"):
+        return await workspace_of_org(request.app.state.pool, api_key.tenant.removeprefix("org:"))
     return api_key.tenant
 
 

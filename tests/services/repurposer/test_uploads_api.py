@@ -276,3 +276,20 @@ def test_cut_off_upload_resumes_byte_identical(server, keys, talk_video):
         state = http.get(location, headers=auth(key)).json()
     assert state["status"] == "ready"
     assert state["length"] == len(data)
+
+
+async def test_an_organisation_key_acts_for_its_own_workspace(rp_settings, pool, keys, sample_talk):
+    from shared.accounts import create_org, create_org_key, org_for_tenant
+
+    org = await create_org(pool, "Acme Media")
+    org_key = await create_org_key(pool, org, "uploader", ("repurposer",))
+    with TestClient(create_repurposer_app(rp_settings)) as client:
+        location, last = upload(client, org_key, sample_talk.audio)
+        assert last.status_code == 204
+        assert client.get(location, headers=auth(org_key)).json()["status"] == "ready"
+        # The workspace made for the organisation is linked to it, and no one else's.
+        assert client.get(location, headers=auth(keys["alpha"])).status_code == 404
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT workspace_id FROM rp_uploads")
+        workspace = (await cur.fetchone())["workspace_id"]
+    assert await org_for_tenant(pool, "repurposer", workspace) == org
