@@ -8,7 +8,7 @@ import time
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field, HttpUrl, field_validator
 
@@ -18,17 +18,21 @@ from services.repurposer.model import ASSET_KINDS, Asset, AssetKind, BrandStyle
 from services.repurposer.storage import Storage, StorageError, sign, verify
 from services.repurposer.workspaces import (
     Workspace,
+    current_workspace,
     issue_key,
     require_local_dev,
     webhook_secret,
     workspace_style,
 )
+from shared.billing import Grant, require_entitlement, whole_units
 from shared.config import Settings
 from shared.web.errors import Problem
 
 router = APIRouter(prefix="/v1", tags=["repurposer"])
 files_router = APIRouter(tags=["files"])
 LINK_SECONDS = 3600
+# The workspace's plan: 402 once its minutes are used up (see shared.billing).
+_minutes_left = require_entitlement("repurposer", tenant=current_workspace, meter="minutes")
 
 
 class JobRequest(BaseModel):
@@ -73,11 +77,16 @@ async def _job(request: Request, job_id: str, workspace: str) -> dict[str, Any]:
 
 
 @router.post("/jobs", status_code=201, summary="Start repurposing an upload")
-async def create_job(request: Request, body: JobRequest, workspace: Workspace) -> dict:
+async def create_job(
+    request: Request,
+    body: JobRequest,
+    workspace: Workspace,
+    grant: Annotated[Grant, Depends(_minutes_left)],
+) -> dict:
     pool, _, _ = _state(request)
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT status, error FROM rp_uploads WHERE id = %s AND workspace_id = %s",
+            "SELECT status, error, media FROM rp_uploads WHERE id = %s AND workspace_id = %s",
             (body.upload_id, workspace),
         )
         upload = await cur.fetchone()
@@ -91,10 +100,21 @@ async def create_job(request: Request, body: JobRequest, workspace: Workspace) -
             (upload["error"] or {}).get("detail", "The upload was refused."),
             code=(upload["error"] or {}).get("code", "upload_failed"),
         )
+    # The plan: the whole recording must fit the minutes left; paid features need a paid plan.
+    grant.require_quota("minutes", whole_units((upload["media"] or {}).get("duration", 0) / 60))
+    aspects = body.aspects
+    if not grant.allows("9x16_clips"):
+        if aspects and "9:16" in aspects:
+            grant.require_feature("9x16_clips")
+        aspects = ["16:9"]  # the default formats, less the paid one
+    if body.style is not None:
+        grant.require_feature("custom_branding")
+    if body.callback_url is not None:
+        grant.require_feature("webhooks")
     style = body.style or await workspace_style(pool, workspace)
     options = {
         "clips": body.clips,
-        "aspects": body.aspects,
+        "aspects": aspects,
         "language": body.language,
         "style": style.model_dump(),
     }

@@ -25,6 +25,7 @@ from services.repurposer.model import Asset, Chapter, Highlight, MediaInfo, Tran
 from services.repurposer.storage import Storage, open_storage
 from services.repurposer.uploads import expire_stale_uploads, source_key
 from services.repurposer.workspaces import webhook_secret
+from shared.billing import Billing, record_usage, whole_units
 from shared.config import Settings, get_settings
 from shared.db import create_pool, ensure_database
 from shared.models.llm import LLMGateway
@@ -160,6 +161,11 @@ async def run_job(services: Services, job_id: str, jobs: procrastinate.App | Non
         except PipelineError as exc:
             await _fail(services, job_id, exc.code, str(exc), jobs)
             return
+    # Counted before "done": a crash in between re-runs this, and the key counts it once.
+    await record_usage(
+        Billing(services.settings, services.pool), "repurposer", job["workspace"], "minutes",
+        whole_units(job["media"]["duration"] / 60), f"repurposer:job:{job_id}",
+    )  # fmt: skip
     await state.set_job_status(services.pool, job_id, "done")
     await _queue_callback(services, job_id, "job.completed", jobs)
 

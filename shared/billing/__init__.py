@@ -8,7 +8,7 @@ Services check quotas and features with ``require_entitlement`` (routes) or
 from fastapi import APIRouter
 
 from shared.billing import routes, webhooks
-from shared.billing.context import Billing, BillingDep, get_billing
+from shared.billing.context import Billing, BillingDep, billing_for_app, get_billing
 from shared.billing.entitlements import (
     EntitlementDenied,
     Grant,
@@ -18,7 +18,7 @@ from shared.billing.entitlements import (
 )
 from shared.billing.plans import Catalog, PlansError, load_plans
 from shared.billing.routes import account_summary
-from shared.billing.usage import record_usage
+from shared.billing.usage import record_usage, whole_units
 
 billing_router = APIRouter()
 billing_router.include_router(webhooks.router)
@@ -32,6 +32,7 @@ __all__ = [
     "Grant",
     "PlansError",
     "account_summary",
+    "billing_for_app",
     "billing_router",
     "check_entitlement",
     "entitlement",
@@ -39,4 +40,5 @@ __all__ = [
     "load_plans",
     "record_usage",
     "require_entitlement",
+    "whole_units",
 ]

@@ -4,7 +4,7 @@ per app or worker process."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from psycopg_pool import AsyncConnectionPool
@@ -51,12 +51,17 @@ class Billing:
             await self._gateway.aclose()
 
 
-def get_billing(request: Request) -> Billing:
-    state = request.app.state
+def billing_for_app(app: Any) -> Billing:
+    """The app's ``Billing`` (built on first use from its settings and pool)."""
+    state = app.state
     billing = getattr(state, "billing", None)
     if billing is None:
         billing = state.billing = Billing(state.settings, state.pool)
     return billing
+
+
+def get_billing(request: Request) -> Billing:
+    return billing_for_app(request.app)
 
 
 BillingDep = Annotated[Billing, Depends(get_billing)]

@@ -12,6 +12,7 @@ identifier, which proves delivery, and the row is marked reported: counted once.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +25,11 @@ from shared.billing.context import Billing
 
 logger = logging.getLogger(__name__)
 MAX_REPORT_ATTEMPTS = 12
+
+
+def whole_units(amount: float) -> int:
+    """Usage is billed in whole units, rounded up (a 61 s recording is 2 minutes)."""
+    return max(1, math.ceil(round(amount, 6)))
 
 
 async def record_usage(
