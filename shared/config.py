@@ -120,6 +120,10 @@ class Settings(BaseSettings):
         "6/10 seconds", description="Chat messages per session, and per client address."
     )
 
+    account_ui_dir: Path | None = Field(
+        None, description="apps/account folder (set in images; unset: the source tree's)."
+    )
+
     # Repurposer
     repurposer_storage_url: str = Field(
         "",

@@ -3,6 +3,7 @@ token every form needs, and the session cookie's sliding refresh."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +15,32 @@ from shared.accounts.deps import ANON_CSRF_COOKIE, CSRF_FIELD, anon_csrf_token
 from shared.accounts.orgs import PRODUCTS
 from shared.accounts.passwords import MIN_LENGTH
 from shared.accounts.sessions import Session, set_session_cookie
-from shared.config import Settings
+from shared.config import Settings, get_settings
 from shared.web.errors import Problem
 
-APP_DIR = Path(__file__).resolve().parents[2] / "apps" / "account"
-STATIC_DIR = APP_DIR / "static"
+SOURCE_APP_DIR = Path(__file__).resolve().parents[2] / "apps" / "account"
 PRODUCT_NAMES = {
     "repurposer": "Content repurposer",
     "reviewer": "PR reviewer",
     "shopbot": "Shopping assistant",
 }
-templates = Jinja2Templates(directory=APP_DIR / "templates")
-templates.env.globals.update(
-    product_names=PRODUCT_NAMES, products_nav=PRODUCTS, min_password=MIN_LENGTH
-)
-templates.env.filters["day"] = lambda d: f"{d:%-d %B %Y}"
-templates.env.filters["number"] = lambda n: f"{n:,}"
+
+
+def app_dir() -> Path:
+    """apps/account: the source tree's, or ASCENT_ACCOUNT_UI_DIR in installed images."""
+    return get_settings().account_ui_dir or SOURCE_APP_DIR
+
+
+@lru_cache
+def templates() -> Jinja2Templates:
+    found = Jinja2Templates(directory=app_dir() / "templates")
+    found.env.globals.update(
+        product_names=PRODUCT_NAMES, products_nav=PRODUCTS, min_password=MIN_LENGTH
+    )
+    found.env.filters["day"] = lambda d: f"{d:%-d %B %Y}"
+    found.env.filters["number"] = lambda n: f"{n:,}"
+    return found
+
 
 # No inline script or style anywhere, so the pages can forbid both. form-action is left
 # open on purpose: checkout forms post here and are redirected to Stripe, and browsers apply
@@ -59,7 +70,7 @@ def render(
         token = session.csrf_token
     else:
         token, new_anon_token = anon_csrf_token(request)
-    response = templates.TemplateResponse(
+    response = templates().TemplateResponse(
         request,
         template,
         {"session": session, "csrf_field": CSRF_FIELD, "csrf_token": token, **(context or {})},
@@ -80,9 +91,8 @@ def render(
 
 def static_file(name: str) -> FileResponse:
     """One of apps/account/static's own files; nothing else under any name."""
-    allowed = (
-        {p.name: p for p in STATIC_DIR.iterdir() if p.is_file()} if STATIC_DIR.is_dir() else {}
-    )
+    static = app_dir() / "static"
+    allowed = {p.name: p for p in static.iterdir() if p.is_file()} if static.is_dir() else {}
     if name not in allowed:
         raise Problem(404, "Not found.")
     return FileResponse(allowed[name], headers={"Cache-Control": "public, max-age=3600"})
