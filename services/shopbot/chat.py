@@ -24,6 +24,7 @@ from services.shopbot.query import load_vocabulary
 from services.shopbot.stores import Store, store_by_widget_key
 from shared.agents import client_for
 from shared.agents.store import TraceStore
+from shared.billing import EntitlementDenied, billing_for_app, check_entitlement, record_usage
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["chat"])
@@ -147,9 +148,28 @@ async def _message(ws, app, store: Store, session: str, client: str, message: di
     if client_id and await _already_received(app, store.id, session, client_id):
         return  # a resend after a reconnect: the first copy is being (or was) answered
     turn = await _next_turn(app, store.id, session)
+    if turn == 1 and not await _conversation_allowed(ws, app, store, session):
+        return
     await events.append(app.state.pool, store.id, session, turn, "user",
                         {"text": text.strip(), "client_id": client_id})  # fmt: skip
     _start_turn(app, store, session, turn, text.strip())
+
+
+async def _conversation_allowed(ws: WebSocket, app: FastAPI, store: Store, session: str) -> bool:
+    """A session's first message starts a conversation, counted once against the store's plan
+    (shared.billing); a store whose monthly conversations are used up takes no new ones."""
+    billing = billing_for_app(app)
+    key = f"shopbot:conversation:{store.id}:{session}"
+    try:
+        await check_entitlement(billing, "shopbot", store.id, meter="conversations",
+                                counted_key=key)  # fmt: skip
+    except EntitlementDenied as exc:
+        logger.warning("store %s: new conversation refused: %s", store.id, exc.detail)
+        await _error(ws, "quota_exceeded", "The assistant can't take new conversations right "
+                     "now. Please try again later or contact the shop.")  # fmt: skip
+        return False
+    await record_usage(billing, "shopbot", store.id, "conversations", 1, key)
+    return True
 
 
 def _start_turn(app: FastAPI, store: Store, session: str, turn: int, text: str) -> None:

@@ -11,6 +11,7 @@ identifier, which proves delivery, and the row is marked reported: counted once.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from dataclasses import dataclass
@@ -25,6 +26,15 @@ from shared.billing.context import Billing
 
 logger = logging.getLogger(__name__)
 MAX_REPORT_ATTEMPTS = 12
+MAX_KEY = 100
+
+
+def stored_key(idempotency_key: str) -> str:
+    """Keys fit Stripe's 100-character identifier; longer ones keep a prefix and a digest."""
+    if len(idempotency_key) <= MAX_KEY:
+        return idempotency_key
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
+    return f"{idempotency_key[: MAX_KEY - 65]}:{digest}"
 
 
 def whole_units(amount: float) -> int:
@@ -64,7 +74,7 @@ async def record_usage(
             "quantity, occurred_at, stripe_customer_id, event_name) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-            (idempotency_key, product, tenant, org_id, meter, quantity,
+            (stored_key(idempotency_key), product, tenant, org_id, meter, quantity,
              occurred_at or clock.now(), customer_id, event_name),
         )  # fmt: skip
         return await cur.fetchone() is not None
@@ -73,7 +83,7 @@ async def record_usage(
 async def is_recorded(pool: AsyncConnectionPool, idempotency_key: str) -> bool:
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT 1 FROM billing_usage WHERE idempotency_key = %s", (idempotency_key,)
+            "SELECT 1 FROM billing_usage WHERE idempotency_key = %s", (stored_key(idempotency_key),)
         )
         return await cur.fetchone() is not None
 
