@@ -47,6 +47,7 @@ from services.reviewer.github.publish import (
 )
 from services.reviewer.github.webhooks import Work, classify
 from services.reviewer.model import FileChange, Finding, ReviewReport, Severity
+from shared.billing import Billing, EntitlementDenied, check_entitlement, clock, record_usage
 from shared.config import Settings
 from shared.models.llm import LLMGateway
 
@@ -182,6 +183,14 @@ async def review_pull(
     state = await store.pull_state(pool, work.repository_id, number)
     if work.kind == "incremental" and state.last_reviewed_sha == head:
         return f"skipped: {head[:7]} already reviewed"
+    # The installation's plan: each pull request reviewed counts once a month.
+    billing = Billing(settings, pool)
+    usage_key = f"reviewer:pr:{work.repository_id}:{number}:{clock.now():%Y-%m}"
+    try:
+        await check_entitlement(billing, "reviewer", str(work.installation_id), meter="prs",
+                                counted_key=usage_key)  # fmt: skip
+    except EntitlementDenied as exc:
+        return await _quota_reached(reviewer, gh, work, state.summary_comment_id, exc)
 
     check_id = state.check_run_id if state.check_run_sha == head else None
     if check_id is None:
@@ -262,10 +271,42 @@ async def review_pull(
         last_reviewed_sha=head,
         summary_comment_id=summary_id,
     )
+    await record_usage(billing, "reviewer", str(work.installation_id), "prs", 1, usage_key)
     return (
         f"reviewed {head[:7]}: {len(placement.kept)} findings, {len(placement.inline)} "
         f"inline, {len(report.skipped)} files not reviewed"
     )
+
+
+async def _quota_reached(
+    reviewer: Reviewer,
+    gh: InstallationClient,
+    work: Work,
+    summary_id: int | None,
+    denied: EntitlementDenied,
+) -> str:
+    """Say so in a summary comment instead of reviewing (a pull request reviewed before keeps
+    its summary; the log says why); a comment that cannot be posted never fails the job."""
+    logger.warning("installation %s: %s#%s not reviewed: %s", work.installation_id,
+                   work.repository, work.number, denied.detail)  # fmt: skip
+    if summary_id is not None:
+        return f"skipped: {denied.code}"
+    body = (
+        f"{SUMMARY_MARKER}\n**ascent review** did not review this pull request: this "
+        f"installation's plan has no reviews left this billing period "
+        f"({denied.extensions.get('used')} of {denied.extensions.get('limit')}). "
+        f"[Upgrade]({denied.extensions.get('upgrade_url')}) or wait for the next period."
+    )
+    try:
+        comment_id = await _upsert_summary(
+            gh, work.repository, work.number, summary_id, body, reviewer.github.app_id
+        )
+        await store.save_pull_state(reviewer.pool, work.repository_id, work.number,
+                                    work.repository, summary_comment_id=comment_id)  # fmt: skip
+    except Exception:
+        logger.exception("could not post the quota notice on %s#%s", work.repository,
+                         work.number)  # fmt: skip
+    return f"skipped: {denied.code}"
 
 
 async def _since_last_review(
