@@ -8,6 +8,7 @@ Services check quotas and features with ``require_entitlement`` (routes) or
 from fastapi import APIRouter
 
 from shared.billing import routes, webhooks
+from shared.billing.account import account_summary
 from shared.billing.context import Billing, BillingDep, billing_for_app, get_billing
 from shared.billing.entitlements import (
     EntitlementDenied,
@@ -17,7 +18,6 @@ from shared.billing.entitlements import (
     require_entitlement,
 )
 from shared.billing.plans import Catalog, PlansError, load_plans
-from shared.billing.routes import account_summary
 from shared.billing.usage import record_usage, whole_units
 
 billing_router = APIRouter()

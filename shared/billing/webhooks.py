@@ -7,7 +7,7 @@
    late and out of order), then its state is written in one transaction together with the
    event's row in ``billing_events``, whose primary key makes a concurrent duplicate roll back.
 
-Any failure answers 500, and Stripe delivers the event again later.
+Any failure (503 when Stripe cannot be read back) makes Stripe deliver the event again later.
 """
 
 from __future__ import annotations
@@ -132,5 +132,11 @@ async def stripe_webhook(request: Request, billing: BillingDep) -> dict[str, Any
                       code="bad_signature") from None  # fmt: skip
     except ValueError:
         raise Problem(400, "The body is not a Stripe event.", code="bad_payload") from None
-    outcome = await handle_event(billing, event.to_dict())
+    try:
+        outcome = await handle_event(billing, event.to_dict())
+    except stripe.StripeError as exc:
+        # Not applied: a non-2xx answer makes Stripe deliver the event again later.
+        logger.warning("stripe event %s not applied: %s", event.id, exc)
+        raise Problem(503, "Stripe could not be read back; the event will be retried.",
+                      code="stripe_unavailable") from exc  # fmt: skip
     return {"received": True, "outcome": outcome}

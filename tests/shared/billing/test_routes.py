@@ -1,6 +1,7 @@
 """Checkout, portal and the account summary: one org, its own billing only, never twice."""
 
 from shared.billing import record_usage
+from shared.billing.stripe_client import StripeGateway
 
 
 async def _checkout(client, org, product="repurposer", plan="pro", **extra):
@@ -157,3 +158,17 @@ async def test_routes_answer_404_while_billing_is_off(client, billing, make_org)
     summary = (await client.get("/v1/billing/account", headers=org.headers)).json()
     assert summary["billing_enabled"] is False
     assert summary["products"]["shopbot"]["status"] == "unlimited"
+
+
+async def test_stripe_unreachable_is_a_502(client, billing, make_org):
+    org = await make_org()
+    working, billing._gateway = (
+        billing._gateway,
+        StripeGateway("sk_test_x", api_base="http://127.0.0.1:9", timeout=1, max_network_retries=0),
+    )
+    try:
+        resp = await _checkout(client, org)
+        assert resp.status_code == 502 and resp.json()["code"] == "stripe_unavailable"
+    finally:
+        await billing._gateway.aclose()
+        billing._gateway = working

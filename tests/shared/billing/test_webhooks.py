@@ -6,6 +6,7 @@ from datetime import timedelta
 from fake_stripe import signed_event
 
 from shared.billing import clock, entitlement
+from shared.billing.stripe_client import StripeGateway
 from shared.billing.sync import refresh_stale
 
 
@@ -188,3 +189,22 @@ async def test_webhooks_are_refused_while_billing_is_off(client, billing):
     body, headers = signed_event("customer.subscription.created", {"id": "sub_x"})
     resp = await client.post("/billing/webhooks/stripe", content=body, headers=headers)
     assert resp.status_code == 503
+
+
+async def test_stripe_unreachable_answers_503_and_applies_nothing(
+    billing, make_org, subscribe, fake_stripe, deliver, sql
+):
+    org = await make_org()
+    sub_id = await subscribe(org, "shopbot", "pro")
+    sub = fake_stripe.localstripe("GET", f"/v1/subscriptions/{sub_id}")
+    working, billing._gateway = (
+        billing._gateway,
+        StripeGateway("sk_test_x", api_base="http://127.0.0.1:9", timeout=1, max_network_retries=0),
+    )
+    down = await deliver("customer.subscription.updated", sub, event_id="evt_outage")
+    assert down.status_code == 503 and down.json()["code"] == "stripe_unavailable"
+    assert await sql("SELECT 1 FROM billing_events WHERE id = 'evt_outage'") == []
+    await billing._gateway.aclose()
+    billing._gateway = working
+    again = await deliver("customer.subscription.updated", sub, event_id="evt_outage")
+    assert again.status_code == 200 and again.json()["outcome"] != "duplicate"
