@@ -1,8 +1,8 @@
 """Billing's background jobs (procrastinate blueprint, registered as ``billing``).
 
-- ``billing:report_usage`` (every minute): billable usage to Stripe as meter events. A
+- ``billing:report_usage`` (every 5 minutes): billable usage to Stripe as meter events. A
   periodic flush, not a job per usage row: one place retries, in order, and a Stripe outage
-  costs one failed call a minute instead of a growing queue.
+  costs one failed call per run instead of a growing queue.
 - ``billing:refresh_stale`` (hourly): re-read subscriptions whose period ended without a
   webhook saying what happened.
 
@@ -71,7 +71,7 @@ async def refresh_stale_task(context: procrastinate.JobContext, timestamp: int) 
 def blueprint() -> procrastinate.Blueprint:
     """A fresh blueprint (an app renames the tasks of the blueprint it loads)."""
     fresh = procrastinate.Blueprint()
-    fresh.periodic(cron="* * * * *")(
+    fresh.periodic(cron="*/5 * * * *")(
         fresh.task(name="report_usage", queue=QUEUE, pass_context=True, retry=0)(report_usage_task)
     )
     fresh.periodic(cron="23 * * * *")(

@@ -3,7 +3,7 @@
 ``record_usage`` inserts a row whose idempotency key is unique, so a retried job or a resent
 message never counts twice. Usage of an org whose plan sells overage is *billable*: the row
 names the Stripe customer and meter event, and ``report_usage`` (the ``billing:report_usage``
-job, every minute, or ``ascent billing report``) sends it as a meter event whose
+job, every 5 minutes, or ``ascent billing report``) sends it as a meter event whose
 ``identifier`` is the same key. When a report's answer is lost (a timeout after Stripe took
 it), the row stays unreported and the next run sends it again; Stripe refuses the repeated
 identifier, which proves delivery, and the row is marked reported: counted once.
