@@ -76,16 +76,34 @@ async def org_of_customer(billing: Billing, customer_id: str) -> str | None:
     return (customer.get("metadata") or {}).get("org_id") or None
 
 
-async def fetch_subscription(billing: Billing, subscription_id: str) -> Apply:
-    """Read a subscription from Stripe now; returns the write that stores what was read."""
+async def fetch_subscription(
+    billing: Billing, subscription_id: str, *, deleted: bool = False
+) -> Apply:
+    """Read a subscription from Stripe now; returns the write that stores what was read.
+    ``deleted``: the event said it ended, so one Stripe no longer has is ended here too."""
     read_at = clock.now()
     try:
         sub = await billing.gateway.retrieve_subscription(subscription_id)
     except stripe.StripeError as exc:
-        if is_missing(exc):
-            return no_change(f"subscription {subscription_id} not found at Stripe")
-        raise
+        if not is_missing(exc):
+            raise
+        if deleted:
+            return _ended(subscription_id, read_at)
+        return no_change(f"subscription {subscription_id} not found at Stripe")
     return await subscription_write(billing, sub, read_at)
+
+
+def _ended(subscription_id: str, read_at) -> Apply:
+    async def write(conn: AsyncConnection) -> str:
+        await conn.execute(
+            "UPDATE billing_subscriptions SET status = 'canceled', grace_until = NULL, "
+            "updated_from_stripe_at = %s "
+            "WHERE stripe_subscription_id = %s AND updated_from_stripe_at <= %s",
+            (read_at, subscription_id, read_at),
+        )
+        return f"subscription {subscription_id}: gone at Stripe, ended"
+
+    return write
 
 
 async def subscription_write(billing: Billing, sub: dict[str, Any], read_at) -> Apply:
@@ -121,8 +139,11 @@ def no_change(outcome: str) -> Apply:
 async def fetch_features(billing: Billing, customer_id: str) -> Apply:
     read_at = clock.now()
     features = await billing.gateway.active_features(customer_id)
+    org_id = await org_of_customer(billing, customer_id)
 
     async def write(conn: AsyncConnection) -> str:
+        if org_id:
+            await state.link_customer(conn, org_id, customer_id)
         stored = await state.save_features(conn, customer_id, features, read_at=read_at)
         return f"features of {customer_id}: {', '.join(features) or 'none'}" + (
             "" if stored else " (not stored: unknown customer or newer read)"

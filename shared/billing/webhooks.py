@@ -33,14 +33,18 @@ async def _subscription(billing: Billing, obj: dict[str, Any]) -> Apply:
     return await sync.fetch_subscription(billing, obj["id"])
 
 
+async def _subscription_deleted(billing: Billing, obj: dict[str, Any]) -> Apply:
+    return await sync.fetch_subscription(billing, obj["id"], deleted=True)
+
+
 async def _checkout_completed(billing: Billing, obj: dict[str, Any]) -> Apply:
     session = await billing.gateway.retrieve_checkout_session(obj["id"])
     subscription_id = object_id(session.get("subscription"))
     if session.get("mode") != "subscription" or not subscription_id:
         return no_change(f"checkout {obj['id']}: no subscription")
     write = await sync.fetch_subscription(billing, subscription_id)
-    reference = session.get("client_reference_id")
-    customer_org = await sync.org_of_customer(billing, object_id(session.get("customer")) or "")
+    reference, customer = session.get("client_reference_id"), object_id(session.get("customer"))
+    customer_org = await sync.org_of_customer(billing, customer) if customer else None
     if reference and customer_org and reference != customer_org:
         # The customer decides who pays (we made it for one org); the reference is a hint.
         logger.error("checkout %s: reference %s but customer of %s", obj["id"], reference,
@@ -76,7 +80,7 @@ HANDLERS: dict[str, Callable[[Billing, dict[str, Any]], Awaitable[Apply]]] = {
     "checkout.session.completed": _checkout_completed,
     "customer.subscription.created": _subscription,
     "customer.subscription.updated": _subscription,
-    "customer.subscription.deleted": _subscription,
+    "customer.subscription.deleted": _subscription_deleted,
     "customer.subscription.paused": _subscription,
     "customer.subscription.resumed": _subscription,
     "invoice.paid": _invoice,

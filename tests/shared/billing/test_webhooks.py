@@ -208,3 +208,21 @@ async def test_stripe_unreachable_answers_503_and_applies_nothing(
     billing._gateway = working
     again = await deliver("customer.subscription.updated", sub, event_id="evt_outage")
     assert again.status_code == 200 and again.json()["outcome"] != "duplicate"
+
+
+async def test_a_deletion_stripe_cannot_show_still_ends_the_plan(billing, make_org, deliver, sql):
+    org = await make_org()
+    await sql(
+        "INSERT INTO billing_subscriptions (stripe_subscription_id, org_id, product, plan, "
+        "status, stripe_customer_id, updated_from_stripe_at) "
+        "VALUES ('sub_vanished', %s, 'shopbot', 'pro', 'active', 'cus_x', now() - interval '1h')",
+        (org.org_id,),
+    )
+    assert (await entitlement(billing, "shopbot", "s", org_id=org.org_id)).plan.id == "pro"
+    # An update for a subscription Stripe does not know changes nothing...
+    await deliver("customer.subscription.updated", {"id": "sub_vanished", "status": "canceled"})
+    assert (await _local(sql, "sub_vanished"))["status"] == "active"
+    # ...but its deletion ends it.
+    await deliver("customer.subscription.deleted", {"id": "sub_vanished", "status": "canceled"})
+    assert (await _local(sql, "sub_vanished"))["status"] == "canceled"
+    assert (await entitlement(billing, "shopbot", "s", org_id=org.org_id)).plan.id == "free"
