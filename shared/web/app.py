@@ -55,6 +55,8 @@ def create_app(
         finally:
             for hook in on_shutdown:
                 await hook(app)
+            if (billing := getattr(app.state, "billing", None)) is not None:
+                await billing.aclose()  # its Stripe HTTP client, if one was opened
             await app.state.llm.aclose()
             await app.state.pool.close()
 
