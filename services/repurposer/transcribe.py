@@ -41,8 +41,11 @@ BACKENDS: tuple[Backend, ...] = ("faster-whisper", "openai-whisper")
 Progress = Callable[[float, float], None]
 
 OPENAI_WHISPER_VERSION = "20250625"
+# --no-deps keeps out triton (CUDA only, about 1 GB); its real dependencies are installed
+# normally (numba brings llvmlite), and are in the repurposer extra.
 OPENAI_WHISPER_INSTALL = (
-    f"pip install --no-deps openai-whisper=={OPENAI_WHISPER_VERSION} numba tiktoken more-itertools"
+    f"pip install --no-deps openai-whisper=={OPENAI_WHISPER_VERSION} && "
+    "pip install numba tiktoken more-itertools (or scripts/bootstrap, which does both)"
 )
 FASTER_WHISPER_INSTALL = "pip install 'ascent[repurposer]' (faster-whisper)"
 
@@ -294,6 +297,21 @@ def _speech_clips(samples: Any) -> list[tuple[float, float]] | None:
     return [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in chunks]
 
 
+def _clip_timestamps(clips: list[tuple[float, float]], n_samples: int) -> list[float]:
+    """VAD chunks as openai-whisper's ``clip_timestamps``, on its 10 ms frame grid.
+
+    No clip may end past the last mel frame: openai-whisper (20250625) then decodes an empty
+    window without advancing, forever.
+    """
+    last_frame = n_samples // 160  # HOP_LENGTH: whisper's content frames
+    out: list[float] = []
+    for start, end in clips:
+        first, stop = round(start * 100), min(round(end * 100), last_frame)
+        if first < stop:
+            out += [first / 100, stop / 100]
+    return out
+
+
 def _run_openai_whisper(
     audio: Path, settings: Settings, *, language: str | None, vad: bool, progress: Progress | None
 ) -> _Raw:
@@ -333,7 +351,7 @@ def _run_openai_whisper(
     if OPENAI_BEAM_SIZE:
         options.update(beam_size=OPENAI_BEAM_SIZE, best_of=OPENAI_BEAM_SIZE)
     if clips:
-        options["clip_timestamps"] = [t for clip in clips for t in clip]
+        options["clip_timestamps"] = _clip_timestamps(clips, len(samples))
     module = importlib.import_module("whisper.transcribe")
     with _openai_run_lock:
         original = module.tqdm
