@@ -1,0 +1,1 @@
+"""Curriculum: teach-by-implementing modules (see curriculum/README.md)."""

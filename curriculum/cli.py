@@ -1,0 +1,54 @@
+"""``ascent learn <module>``: run one curriculum module, writing its figures and report."""
+
+import importlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+# Module name -> what it does. Its curriculum/foundations/<name>/lesson.py is imported only when
+# chosen: `ascent --help` loads this file on every call, and lessons pull in matplotlib, torch...
+LESSONS = {
+    "collections": "deque, Counter, OrderedDict, defaultdict, namedtuple vs CPython's tests",
+}
+
+app = typer.Typer(
+    help="Learn by implementing: each module builds its subject from scratch, compares it "
+    "with the library version and writes PNG figures plus report.md.",
+    no_args_is_help=True,
+)
+console = Console()
+
+
+@app.callback()
+def learn() -> None:
+    """Learn by implementing: one command per curriculum module."""
+
+
+def run_lesson(name: str, out: Path | None, quick: bool) -> Path:
+    """Run lesson ``name`` with a progress bar; return the path of its report."""
+    lesson = importlib.import_module(f"curriculum.foundations.{name}.lesson")
+    out = out or Path("learn-output") / name
+    columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as progress:
+        return lesson.run(out, quick=quick, progress=progress)
+
+
+def _register(name: str, summary: str) -> None:
+    def command(
+        out: Annotated[
+            Path | None, typer.Option(help=f"output folder (default ./learn-output/{name})")
+        ] = None,
+        quick: Annotated[bool, typer.Option(help="small sizes, for a smoke test")] = False,
+    ) -> None:
+        report = run_lesson(name, out, quick)
+        console.print(f"[green]report:[/] {report}")
+
+    command.__doc__ = f"{summary}."
+    app.command(name=name)(command)
+
+
+for _name, _summary in LESSONS.items():
+    _register(_name, _summary)
