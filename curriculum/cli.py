@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 # chosen: `ascent --help` loads this file on every call, and lessons pull in matplotlib, torch...
 LESSONS = {
     "collections": "deque, Counter, OrderedDict, defaultdict, namedtuple vs CPython's tests",
+    "hashing": "twenty arrays & hashing problems in O(n), checked against brute force",
 }
 
 app = typer.Typer(

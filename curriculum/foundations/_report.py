@@ -34,8 +34,8 @@ def track(progress: Progress | None, items: Iterable[T], description: str) -> It
 
 def fmt(value: float, digits: int = 3) -> str:
     """A number for a table: significant digits, thousands separators for large values."""
-    if isinstance(value, int) or (abs(value) >= 1000 and float(value).is_integer()):
-        return f"{int(value):,}"
+    if isinstance(value, int) or abs(value) >= 1000:
+        return f"{value:,.0f}"
     return f"{value:.{digits}g}"
 
 
