@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 LESSONS = {
     "collections": "deque, Counter, OrderedDict, defaultdict, namedtuple vs CPython's tests",
     "hashing": "twenty arrays & hashing problems in O(n), checked against brute force",
+    "numpy_pandas": "matmul from loops to BLAS; vectorized Titanic pipeline, NumPy logistic reg.",
 }
 
 app = typer.Typer(
