@@ -14,6 +14,7 @@ LESSONS = {
     "collections": "deque, Counter, OrderedDict, defaultdict, namedtuple vs CPython's tests",
     "hashing": "twenty arrays & hashing problems in O(n), checked against brute force",
     "numpy_pandas": "matmul from loops to BLAS; vectorized Titanic pipeline, NumPy logistic reg.",
+    "linear_algebra": "SVD image compression; power method with deflation vs numpy.linalg.svd",
 }
 
 app = typer.Typer(

@@ -1,0 +1,1 @@
+"""Week 3: SVD image compression; singular values by the power method with deflation."""
