@@ -230,12 +230,22 @@ class Pipeline:
         chapters, highlights = self.chapter_list(), self.highlight_list()
         existing = await self.hooks.load_assets()
         kinds = [k for k in ASSET_KINDS if k not in existing]  # resumed: keep what was written
-        for n, kind in enumerate(kinds):
-            asset = await writing.write_asset(
-                kind, self.llm, transcript=doc, chapters=chapters, highlights=highlights
-            )
+        # As many at once as the server has slots: the prompts share their long prefix (the
+        # transcript context), which llama.cpp keeps cached per slot.
+        slots = asyncio.Semaphore(max(1, self.settings.llm_parallel))
+        written = 0
+
+        async def write(kind: str) -> None:
+            nonlocal written
+            async with slots:
+                asset = await writing.write_asset(
+                    kind, self.llm, transcript=doc, chapters=chapters, highlights=highlights
+                )
             await self.hooks.save_asset(asset)
-            self.hooks.stage_progress("writing", (n + 1) / len(kinds))
+            written += 1
+            self.hooks.stage_progress("writing", written / len(kinds))
+
+        await asyncio.gather(*(write(kind) for kind in kinds))
 
     async def exports(self) -> None:
         doc = self.transcript()
