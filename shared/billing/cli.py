@@ -112,3 +112,34 @@ def report() -> None:
     )
     if result.failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def link(
+    org: Annotated[str, typer.Argument(help="Organisation id (org_..., on the account page).")],
+    product: Annotated[str, typer.Argument(help="repurposer, reviewer or shopbot.")],
+    tenant: Annotated[
+        str,
+        typer.Argument(
+            help="The product's tenant: workspace id, GitHub installation id, store id."
+        ),
+    ],
+) -> None:
+    """Put a workspace, GitHub installation or store on an organisation's plan."""
+    from shared.accounts import link_tenant
+    from shared.accounts.orgs import org_name
+
+    async def work(billing) -> str | None:
+        if await org_name(billing.pool, org) is None:
+            return f"no organisation {org!r}"
+        try:
+            await link_tenant(billing.pool, org, product, tenant)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    problem = _run(work, need_stripe=False)
+    if problem:
+        err.print(f"[red]error:[/] {problem}")
+        raise typer.Exit(1)
+    console.print(f"{product} {tenant} now bills to {org}")

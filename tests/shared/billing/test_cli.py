@@ -68,3 +68,19 @@ def test_commands_needing_stripe_say_so(monkeypatch, cli):
     get_settings.cache_clear()
     result = cli("sync")
     assert result.exit_code == 1 and "ASCENT_BILLING_ENABLED" in result.output
+
+
+def test_link_puts_a_tenant_on_an_organisations_plan(cli, database_url):
+    with psycopg.connect(database_url) as conn:
+        conn.execute("INSERT INTO accounts_orgs (id, name) VALUES ('org_a', 'A'), ('org_b', 'B')")
+    linked = cli("link", "org_a", "shopbot", "store-1")
+    assert linked.exit_code == 0, linked.output
+    again = cli("link", "org_a", "shopbot", "store-1")
+    assert again.exit_code == 0  # idempotent
+    stolen = cli("link", "org_b", "shopbot", "store-1")
+    assert stolen.exit_code == 1 and "another organization" in stolen.output
+    assert cli("link", "org_missing", "shopbot", "store-2").exit_code == 1
+    assert cli("link", "org_a", "mailer", "x").exit_code == 1
+    with psycopg.connect(database_url) as conn:
+        owners = conn.execute("SELECT product, tenant, org_id FROM accounts_tenants").fetchall()
+    assert owners == [("shopbot", "store-1", "org_a")]
