@@ -15,6 +15,7 @@ LESSONS = {
     "hashing": "twenty arrays & hashing problems in O(n), checked against brute force",
     "numpy_pandas": "matmul from loops to BLAS; vectorized Titanic pipeline, NumPy logistic reg.",
     "linear_algebra": "SVD image compression; power method with deflation vs numpy.linalg.svd",
+    "optimization": "GD, momentum, RMSProp, Adam on three losses; 2-layer net gradients by hand",
 }
 
 app = typer.Typer(

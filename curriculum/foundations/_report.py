@@ -62,10 +62,13 @@ class Report:
             self.text(markdown)
 
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        self.lines.append("| " + " | ".join(headers) + " |")
+        def line(cells: Iterable[Any]) -> str:
+            # A "|" inside a cell (|x|, a message) would end the cell: escape it.
+            return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+
+        self.lines.append(line(headers))
         self.lines.append("|" + "|".join("---" for _ in headers) + "|")
-        for row in rows:
-            self.lines.append("| " + " | ".join(str(cell) for cell in row) + " |")
+        self.lines += [line(row) for row in rows]
         self.lines.append("")
 
     def figure(self, figure: Any, name: str, caption: str) -> Path:

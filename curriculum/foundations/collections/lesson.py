@@ -72,7 +72,7 @@ def _suite_section(report: Report, results: list[cpython_suite.ClassResult]) -> 
                     cls,
                     o.test,
                     C_SPECIFIC.get(o.test, "**not C-specific: a bug of ours**"),
-                    o.message.splitlines()[0].replace("|", "\\|"),
+                    o.message.splitlines()[0],
                 )
                 for cls, o in problems
             ],
