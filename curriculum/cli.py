@@ -16,6 +16,7 @@ LESSONS = {
     "numpy_pandas": "matmul from loops to BLAS; vectorized Titanic pipeline, NumPy logistic reg.",
     "linear_algebra": "SVD image compression; power method with deflation vs numpy.linalg.svd",
     "optimization": "GD, momentum, RMSProp, Adam on three losses; 2-layer net gradients by hand",
+    "mlp_numpy": "an MLP in NumPy (Dense, ReLU, softmax-CE, Adam, dropout) trained on MNIST",
 }
 
 app = typer.Typer(
