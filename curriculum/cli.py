@@ -17,6 +17,7 @@ LESSONS = {
     "linear_algebra": "SVD image compression; power method with deflation vs numpy.linalg.svd",
     "optimization": "GD, momentum, RMSProp, Adam on three losses; 2-layer net gradients by hand",
     "mlp_numpy": "an MLP in NumPy (Dense, ReLU, softmax-CE, Adam, dropout) trained on MNIST",
+    "torch_compare": "the same MLP in PyTorch: equal losses, gradients, Adam steps, dropout",
 }
 
 app = typer.Typer(
