@@ -14,4 +14,5 @@ BENCHMARKS = (
     "reviewer_webhook",
     "reviewer_review",
     "repurposer_pipeline",
+    "curriculum_mnist",
 )
