@@ -19,6 +19,10 @@ LESSONS = {
     "mlp_numpy": "an MLP in NumPy (Dense, ReLU, softmax-CE, Adam, dropout) trained on MNIST",
     "torch_compare": "the same MLP in PyTorch: equal losses, gradients, Adam steps, dropout",
 }
+# The same, for curriculum/llm_internals/<name>/lesson.py.
+LLM_INTERNALS = {
+    "attention": "scaled dot-product, causal and multi-head attention vs torch's SDPA",
+}
 
 app = typer.Typer(
     help="Learn by implementing: each module builds its subject from scratch, compares it "
@@ -35,7 +39,8 @@ def learn() -> None:
 
 def run_lesson(name: str, out: Path | None, quick: bool) -> Path:
     """Run lesson ``name`` with a progress bar; return the path of its report."""
-    lesson = importlib.import_module(f"curriculum.foundations.{name}.lesson")
+    package = "llm_internals" if name in LLM_INTERNALS else "foundations"
+    lesson = importlib.import_module(f"curriculum.{package}.{name}.lesson")
     out = out or Path("learn-output") / name
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as progress:
@@ -56,5 +61,5 @@ def _register(name: str, summary: str) -> None:
     app.command(name=name)(command)
 
 
-for _name, _summary in LESSONS.items():
+for _name, _summary in {**LESSONS, **LLM_INTERNALS}.items():
     _register(_name, _summary)

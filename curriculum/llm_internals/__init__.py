@@ -1,0 +1,1 @@
+"""LLM internals: attention, tokenizers, language models, built from scratch in torch ops."""
