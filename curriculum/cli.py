@@ -22,6 +22,7 @@ LESSONS = {
 # The same, for curriculum/llm_internals/<name>/lesson.py.
 LLM_INTERNALS = {
     "attention": "scaled dot-product, causal and multi-head attention vs torch's SDPA",
+    "bpe": "byte-level BPE with GPT-4 regex on Shakespeare vs HF tokenizers",
 }
 
 app = typer.Typer(

@@ -1,0 +1,1 @@
+"""Byte-level BPE with GPT-4-style pre-tokenization, trained on Shakespeare."""
