@@ -1,7 +1,8 @@
 """The procrastinate job app, on the same Postgres as everything else.
 
-Services declare tasks on a ``procrastinate.Blueprint`` and register it under the
-``ascent.jobs`` entry-point group (``name = "package.module:blueprint"``); the app loads each
+Services declare tasks on a ``procrastinate.Blueprint`` and register it, or better a function
+returning a fresh one, under the ``ascent.jobs`` entry-point group
+(``name = "package.module:blueprint"``); the app loads each
 under its name as namespace, so the task ``ingest`` of ``shopbot`` is ``shopbot:ingest``.
 
 Job code must be idempotent: a job whose worker dies is run again from the start.
@@ -45,6 +46,10 @@ def create_job_app(url: str, extra_blueprints: Iterable[str] = ()) -> procrastin
         specs[name] = target
     for namespace, target in sorted(specs.items()):
         blueprint = load_object(target)
+        if callable(blueprint) and not isinstance(blueprint, procrastinate.Blueprint):
+            # A factory: procrastinate renames a blueprint's tasks when an app loads it, so
+            # each app (worker, web process, test) needs a blueprint of its own.
+            blueprint = blueprint()
         if not isinstance(blueprint, procrastinate.Blueprint):
             raise TypeError(f"{target} is not a procrastinate.Blueprint")
         app.add_tasks_from(blueprint, namespace=namespace)
