@@ -23,6 +23,7 @@ LESSONS = {
 LLM_INTERNALS = {
     "attention": "scaled dot-product, causal and multi-head attention vs torch's SDPA",
     "bpe": "byte-level BPE with GPT-4 regex on Shakespeare vs HF tokenizers",
+    "makemore": "name models: bigram, trigram, MLP with BatchNorm, WaveNet; loss table",
 }
 
 app = typer.Typer(

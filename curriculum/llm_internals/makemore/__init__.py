@@ -1,0 +1,1 @@
+"""makemore: character-level name models from bigram counts to a WaveNet-style MLP."""
