@@ -24,6 +24,7 @@ LLM_INTERNALS = {
     "attention": "scaled dot-product, causal and multi-head attention vs torch's SDPA",
     "bpe": "byte-level BPE with GPT-4 regex on Shakespeare vs HF tokenizers",
     "makemore": "name models: bigram, trigram, MLP with BatchNorm, WaveNet; loss table",
+    "gpt": "a char-level GPT on Shakespeare: training, resume, sampling, KV cache",
 }
 
 app = typer.Typer(

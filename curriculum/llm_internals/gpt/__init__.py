@@ -1,0 +1,1 @@
+"""A GPT from scratch: model, training loop, sampling with a KV cache."""
