@@ -15,4 +15,5 @@ BENCHMARKS = (
     "reviewer_review",
     "repurposer_pipeline",
     "curriculum_mnist",
+    "curriculum_gpt",
 )
