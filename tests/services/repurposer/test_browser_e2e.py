@@ -64,7 +64,11 @@ def service(settings, database_url, llm_base_url, tmp_path):
         time.sleep(0.05)
     yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     os.killpg(worker.pid, signal.SIGTERM)
-    worker.wait(timeout=30)
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # still inside a job: stopping it is all that matters here
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
     log.close()
     server.should_exit = True
     thread.join(timeout=10)
