@@ -27,7 +27,7 @@ from services.repurposer.uploads import expire_stale_uploads, source_key
 from services.repurposer.workspaces import webhook_secret
 from shared.billing import Billing, record_usage, whole_units
 from shared.config import Settings, get_settings
-from shared.db import create_pool, ensure_database
+from shared.jobs.process import ProcessPool
 from shared.models.llm import LLMGateway
 
 logger = logging.getLogger(__name__)
@@ -61,28 +61,19 @@ class Services:
         return self._embedder
 
 
-class _Process:
-    def __init__(self) -> None:
-        self._services: Services | None = None
-        self._lock = asyncio.Lock()
-
-    async def services(self) -> Services:
-        async with self._lock:
-            if self._services is None:
-                settings = get_settings()
-                url = await asyncio.to_thread(ensure_database, settings)
-                pool = create_pool(url, settings, name="repurposer-jobs")
-                await pool.open(wait=True)
-                self._services = Services(settings, pool)
-            return self._services
-
-
-_process = _Process()
+_process_pool = ProcessPool("repurposer-jobs")
+_process_services: Services | None = None
 
 
 async def _services(context: procrastinate.JobContext) -> Services:
+    global _process_services
     extra: dict[str, Any] = context.additional_context or {}
-    return extra.get("repurposer") or await _process.services()
+    if extra.get("repurposer"):
+        return extra["repurposer"]
+    pool = await _process_pool.get()
+    if _process_services is None:
+        _process_services = Services(get_settings(), pool)
+    return _process_services
 
 
 class ProgressWriter:

@@ -11,7 +11,6 @@ Both do nothing while billing is off.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -20,36 +19,26 @@ import procrastinate
 from shared.billing import sync, usage
 from shared.billing.context import Billing
 from shared.config import get_settings
-from shared.db import create_pool, ensure_database
+from shared.jobs.process import ProcessPool
 
 logger = logging.getLogger(__name__)
 QUEUE = "billing"
 
 
-class _ProcessBilling:
-    """One pool and one ``Billing`` per worker process, built on first use."""
-
-    def __init__(self) -> None:
-        self._billing: Billing | None = None
-        self._lock = asyncio.Lock()
-
-    async def get(self) -> Billing:
-        async with self._lock:
-            if self._billing is None:
-                settings = get_settings()
-                url = await asyncio.to_thread(ensure_database, settings)
-                pool = create_pool(url, settings, name="billing-jobs")
-                await pool.open(wait=True)
-                self._billing = Billing(settings, pool)
-            return self._billing
-
-
-_process = _ProcessBilling()
+_process_pool = ProcessPool("billing-jobs")
+_process_billing: Billing | None = None
 
 
 async def _billing(context: procrastinate.JobContext) -> Billing:
+    """The test's or embedder's ``Billing``, else one per worker process."""
+    global _process_billing
     extra: dict[str, Any] = context.additional_context or {}
-    return extra.get("billing") or await _process.get()
+    if extra.get("billing"):
+        return extra["billing"]
+    pool = await _process_pool.get()
+    if _process_billing is None:
+        _process_billing = Billing(get_settings(), pool)
+    return _process_billing
 
 
 async def report_usage_task(context: procrastinate.JobContext, timestamp: int) -> None:
