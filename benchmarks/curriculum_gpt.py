@@ -46,7 +46,7 @@ def bigram_val_loss(data: CharData) -> float:
 
 def run(quick: bool) -> list[dict]:
     data = CharData()
-    config = TrainConfig(max_seconds=BUDGET_S)
+    config = TrainConfig(max_seconds=BUDGET_S, max_steps=20_000, threads=2, schedule="time")
     if quick:
         tiny = GPTConfig(block_size=64, n_layer=2, n_head=2, n_embd=64)
         config = TrainConfig(model=tiny, max_steps=150, eval_every=50, eval_batches=5)

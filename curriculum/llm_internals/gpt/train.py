@@ -28,6 +28,9 @@ class TrainConfig:
     eval_batches: int = 20
     seed: int = 1337
     threads: int = 1  # a second spinning thread is slower when another process holds a core
+    # "time": the cosine runs over the time budget (whichever of steps or seconds ends first),
+    # so a slow machine still anneals; "steps" is deterministic (the resume test needs it).
+    schedule: str = "steps"
 
 
 class CharData:
@@ -58,11 +61,14 @@ class CharData:
         return x, y
 
 
-def learning_rate(step: int, config: TrainConfig) -> float:
-    """Linear warmup to ``lr``, then half a cosine down to ``min_lr`` at ``max_steps``."""
+def learning_rate(step: int, config: TrainConfig, elapsed: float = 0.0) -> float:
+    """Linear warmup to ``lr``, then half a cosine down to ``min_lr`` at ``max_steps`` (or, with
+    the time schedule, at ``max_seconds`` if that comes first)."""
     if step < config.warmup:
         return config.lr * (step + 1) / config.warmup
     progress = min(1.0, (step - config.warmup) / max(1, config.max_steps - config.warmup))
+    if config.schedule == "time":
+        progress = max(progress, min(1.0, elapsed / config.max_seconds))
     return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
 
 
@@ -131,7 +137,7 @@ def train(
     try:
         while step < config.max_steps and (stop_at is None or step < stop_at):
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(step, config)
+                group["lr"] = learning_rate(step, config, time.perf_counter() - start)
             x, y = data.batch("train", config.batch_size, config.model.block_size, generator)
             _, loss = model(x, y)
             optimizer.zero_grad(set_to_none=True)
