@@ -25,6 +25,27 @@ LLM_INTERNALS = {
     "bpe": "byte-level BPE with GPT-4 regex on Shakespeare vs HF tokenizers",
     "makemore": "name models: bigram, trigram, MLP with BatchNorm, WaveNet; loss table",
     "gpt": "a char-level GPT on Shakespeare: training, resume, sampling, KV cache",
+    "mamba": "a selective state-space block and scan; a tiny Mamba LM against the GPT",
+}
+# Part 3: these produce the models the services run (published to the model registry).
+FINETUNING = {
+    "lora": "LoRA by hand vs peft; fine-tune Qwen2.5-Coder-0.5B, export GGUF, publish, serve",
+    "reranker": "train a cross-encoder reranker on hard negatives from hybrid search; publish",
+}
+QUANTIZATION = {
+    "quantization": "absmax/zero-point int8, group int4 RTN, GPTQ; vs bitsandbytes, llama.cpp",
+}
+MLOPS = {
+    "fsdp": "FSDP on 2 CPU ranks (gloo) against DDP and one process: memory and loss",
+    "evaluation": "lm-evaluation-harness on local YAML tasks through the gateway",
+    "serving": "latency, throughput and memory of the original against the quantized model",
+}
+PACKAGES = {
+    **dict.fromkeys(LESSONS, "foundations"),
+    **dict.fromkeys(LLM_INTERNALS, "llm_internals"),
+    **dict.fromkeys(FINETUNING, "finetuning"),
+    **dict.fromkeys(QUANTIZATION, "quantization"),
+    **dict.fromkeys(MLOPS, "mlops"),
 }
 
 app = typer.Typer(
@@ -42,8 +63,7 @@ def learn() -> None:
 
 def run_lesson(name: str, out: Path | None, quick: bool) -> Path:
     """Run lesson ``name`` with a progress bar; return the path of its report."""
-    package = "llm_internals" if name in LLM_INTERNALS else "foundations"
-    lesson = importlib.import_module(f"curriculum.{package}.{name}.lesson")
+    lesson = importlib.import_module(f"curriculum.{PACKAGES[name]}.{name}.lesson")
     out = out or Path("learn-output") / name
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as progress:
@@ -64,5 +84,5 @@ def _register(name: str, summary: str) -> None:
     app.command(name=name)(command)
 
 
-for _name, _summary in {**LESSONS, **LLM_INTERNALS}.items():
+for _name, _summary in {**LESSONS, **LLM_INTERNALS, **FINETUNING, **QUANTIZATION, **MLOPS}.items():
     _register(_name, _summary)

@@ -59,6 +59,15 @@ class Settings(BaseSettings):
     db_connect_timeout: float = Field(5.0, description="Seconds before a connection gives up.")
     migrate_on_start: bool = Field(True, description="Apply pending migrations at start-up.")
 
+    # Training runs and trained models
+    mlflow_tracking_uri: str | None = Field(
+        None, description="MLflow tracking server or store. Unset: SQLite under the data home."
+    )
+    reranker_model: str = Field(
+        "reranker-jeopardy",
+        description="Cross-encoder reranker: a published model name or a folder.",
+    )
+
     # LLM gateway
     llm_base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint (vLLM, OpenAI). Unset: embedded llama.cpp."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -195,8 +196,35 @@ def models(
             status, shown,
         )  # fmt: skip
     console.print(table)
+    _published_models_table(registry.models_dir)
     if problems:
         raise typer.Exit(code=1)
+
+
+def _published_models_table(models_dir: Path) -> None:
+    """Models trained here (the curriculum publishes them), with where each came from."""
+    from shared.models.registry import ArtifactRegistry
+
+    artifacts = ArtifactRegistry(models_dir)
+    names = artifacts.names()
+    if not names:
+        console.print("no published models yet (`ascent learn lora`, `ascent learn reranker`)")
+        return
+    table = Table(title=f"published models ({artifacts.root})")
+    for column in ("name", "kind", "base", "made by", "MLflow run", "git sha", "metrics"):
+        table.add_column(column)
+    for name in names:
+        manifest = artifacts.manifest(name)
+        origin = manifest.get("provenance", {})
+        metrics = origin.get("metrics", {})
+        shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                          for k, v in list(metrics.items())[:4])  # fmt: skip
+        table.add_row(
+            name, manifest.get("kind", "?"), origin.get("base_model", ""),
+            origin.get("command", manifest.get("description", "")),
+            origin.get("mlflow_run_id", "")[:12], origin.get("git_sha", "")[:12], shown,
+        )  # fmt: skip
+    console.print(table)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import openai
@@ -23,7 +24,14 @@ from pydantic import BaseModel, ValidationError
 
 from shared.config import Settings
 from shared.models.llama_server import EmbeddedLLMServer, ServerOptions
-from shared.models.registry import MODELS, ModelRegistry, get_model
+from shared.models.registry import (
+    LLM_ARTIFACT_FILE,
+    MODELS,
+    ArtifactRegistry,
+    ModelNotInstalled,
+    ModelRegistry,
+    get_model,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,16 +79,28 @@ class _EmbeddedState:
 _embedded = _EmbeddedState()  # one embedded server per model per process
 
 
+def _llm_path(settings: Settings, name: str) -> Path:
+    """A model published by the curriculum (e.g. the LoRA fine-tune, exported to GGUF)."""
+    artifacts = ArtifactRegistry(settings.models_dir)
+    if name not in artifacts.names():
+        known = ", ".join(sorted([*MODELS, *artifacts.names()]))
+        raise LLMError(f"unknown model {name!r}; known models: {known}")
+    manifest = artifacts.manifest(name)
+    if manifest["kind"] != "llm":
+        raise LLMError(f"{name!r} is a {manifest['kind']} model, not an LLM")
+    return artifacts.path(name) / LLM_ARTIFACT_FILE
+
+
 def embedded_server_url(settings: Settings, model_name: str | None = None) -> str:
     """Start (once per process) the embedded server for ``model_name`` and return its URL."""
     name = model_name or settings.llm_model
-    model = get_model(name)
-    if model.kind != "llm":
-        raise LLMError(f"{name!r} is a {model.kind} model, not an LLM")
+    path = _llm_path(settings, name) if name not in MODELS else None
+    if path is None and get_model(name).kind != "llm":
+        raise LLMError(f"{name!r} is a {get_model(name).kind} model, not an LLM")
     with _embedded.lock:
         server = _embedded.servers.get(name)
         if server is None or server.process is None or server.process.poll() is not None:
-            path = ModelRegistry(settings.models_dir).path(name)
+            path = path or ModelRegistry(settings.models_dir).path(name)
             logs = settings.data_home / "logs"
             logs.mkdir(parents=True, exist_ok=True)
             server = EmbeddedLLMServer(
@@ -124,7 +144,15 @@ class LLMGateway:
 
     @property
     def default_sampling(self) -> dict[str, float]:
-        return MODELS[self.model].sampling if self.model in MODELS else {}
+        if self.model in MODELS:
+            return MODELS[self.model].sampling
+        # A fine-tune keeps its base model's sampling (its provenance names the base).
+        try:
+            base = ArtifactRegistry(self.settings.models_dir).manifest(self.model)
+        except (OSError, ValueError, KeyError, ModelNotInstalled):
+            return {}
+        base_name = base.get("provenance", {}).get("base_model", "")
+        return MODELS[base_name].sampling if base_name in MODELS else {}
 
     async def client(self) -> AsyncOpenAI:
         if self._client is not None:

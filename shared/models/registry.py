@@ -273,6 +273,7 @@ class ModelRegistry:
 
 
 ARTIFACT_MANIFEST = "ascent-artifact.json"
+LLM_ARTIFACT_FILE = "model.gguf"
 
 
 class ArtifactRegistry:
@@ -283,10 +284,19 @@ class ArtifactRegistry:
         self.root = Path(models_dir) / "published"
 
     def publish(
-        self, name: str, source_dir: Path, *, kind: str, license: str, description: str = ""
-    ) -> Path:
+        self, name: str, source_dir: Path, *, kind: str, license: str, description: str = "",
+        provenance: dict | None = None,
+    ) -> Path:  # fmt: skip
+        """Copy ``source_dir`` in as ``name``. ``provenance`` records where it came from: the
+        MLflow run, git sha, base model, data and metrics (shown by ``ascent models``). An
+        ``llm`` artifact holds ``model.gguf``, which the embedded server can then serve."""
         if not name.replace("-", "").replace(".", "").replace("_", "").isalnum():
             raise ValueError(f"artifact name {name!r} may hold letters, digits, '-', '_', '.'")
+        if name in MODELS:
+            raise ValueError(f"{name!r} is a packaged model's name; publish under another one")
+        if kind == "llm" and not (Path(source_dir) / LLM_ARTIFACT_FILE).is_file():
+            raise ValueError(f"an llm artifact needs {LLM_ARTIFACT_FILE} in {source_dir}")
+        self.root.mkdir(parents=True, exist_ok=True)
         target = self.root / name
         staging = self.root / f".{name}.staging"
         shutil.rmtree(staging, ignore_errors=True)
@@ -296,11 +306,16 @@ class ArtifactRegistry:
             for p in sorted(staging.rglob("*"))
             if p.is_file()
         }
-        manifest = {"name": name, "kind": kind, "license": license,
-                    "description": description, "files": files}  # fmt: skip
+        manifest = {"name": name, "kind": kind, "license": license, "description": description,
+                    "provenance": provenance or {}, "files": files}  # fmt: skip
         (staging / ARTIFACT_MANIFEST).write_text(json.dumps(manifest, indent=2))
-        shutil.rmtree(target, ignore_errors=True)
+        # Swap by renames so a reader never finds the name without a complete artifact.
+        retired = self.root / f".{name}.retired"
+        shutil.rmtree(retired, ignore_errors=True)
+        if target.exists():
+            os.replace(target, retired)
         os.replace(staging, target)
+        shutil.rmtree(retired, ignore_errors=True)
         return target
 
     def path(self, name: str) -> Path:
@@ -308,9 +323,13 @@ class ArtifactRegistry:
         if not (target / ARTIFACT_MANIFEST).is_file():
             raise ModelNotInstalled(
                 f"no published model {name!r} in {self.root}. Train and publish it first "
-                "(the fine-tuning curriculum publishes its reranker), or pass a directory path."
+                "(`ascent learn reranker` publishes the reranker, `ascent learn lora` the "
+                "fine-tuned LLM), or pass a directory path."
             )
         return target
+
+    def manifest(self, name: str) -> dict:
+        return json.loads((self.path(name) / ARTIFACT_MANIFEST).read_text())
 
     def names(self) -> list[str]:
         if not self.root.is_dir():

@@ -1,0 +1,1 @@
+"""Curriculum part 3, MLOps: experiment tracking, distributed training, evaluation."""
