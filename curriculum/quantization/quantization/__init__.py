@@ -1,0 +1,1 @@
+"""``ascent learn quantization``: int8/int4 round-to-nearest, packing, QuantLinear and GPTQ."""
