@@ -16,4 +16,5 @@ BENCHMARKS = (
     "repurposer_pipeline",
     "curriculum_mnist",
     "curriculum_gpt",
+    "curriculum_lora",
 )

