@@ -150,7 +150,7 @@ def reviewer_examples(count: int, seed: int = 0) -> list[Example]:
             source = path.read_text(encoding="utf-8")
             candidates += [(module, path, source, fn) for fn in _functions(source)]
     rng.shuffle(candidates)
-    kinds = [*INJECTIONS, "clean"]
+    kinds = ["clean", *INJECTIONS, "clean"]  # a reviewer must also stay quiet
     examples = []
     for i, (module, _path, source, fn) in enumerate(candidates[:count]):
         kind = kinds[i % len(kinds)]
@@ -457,14 +457,29 @@ def build(per_task: int = 120, held_out_per_task: int = 12, seed: int = 0) -> Sp
     rng = random.Random(seed)  # noqa: S311 (a reproducible data set, not a secret)
     train, held = [], []
     for examples in tasks:
-        examples = list(examples)
-        rng.shuffle(examples)
+        examples = _interleave(examples, rng)
         held += examples[:held_out_per_task]
         train += examples[held_out_per_task:]
     seen_inputs = {json.dumps(e.messages) for e in held}
     train = [e for e in train if json.dumps(e.messages) not in seen_inputs]
     rng.shuffle(train)
     return Split(train, held)
+
+
+def _interleave(examples: list[Example], rng: random.Random) -> list[Example]:
+    """Shuffled, then one of each kind (bug, post type, question type) in turn, so a small
+    held-out slice still covers every kind."""
+    groups: dict[str, list[Example]] = {}
+    for e in examples:
+        groups.setdefault(str(e.meta.get("kind") or e.meta.get("mode")), []).append(e)
+    for group in groups.values():
+        rng.shuffle(group)
+    out = []
+    while any(groups.values()):
+        for group in groups.values():
+            if group:
+                out.append(group.pop())
+    return out
 
 
 def save(split: Split, folder: Path) -> None:
