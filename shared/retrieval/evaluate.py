@@ -19,7 +19,7 @@ from typing import Any
 from shared.models.llm import LLMGateway
 from shared.retrieval.chain import AnswerChain
 from shared.retrieval.evalsets.base import EvalQuery, EvalSet
-from shared.retrieval.rerank import Reranker
+from shared.retrieval.rerank import Reranker, default_reranker
 from shared.retrieval.retriever import RetrievalConfig, Retriever
 from shared.retrieval.splitters import RecursiveSplitter, SentenceSplitter
 from shared.retrieval.store import ChunkStore
@@ -136,7 +136,7 @@ class Evaluator:
         for name in configs:
             config = CONFIGS[name]
             if config.rerank and self.reranker is None:
-                raise ValueError(f"configuration {name!r} needs a reranker")
+                self.reranker = default_reranker(self.store.embedder.settings)
             collection = (
                 WINDOW_COLLECTION if config.expansion == "sentence_window" else DOC_COLLECTION
             )

@@ -7,11 +7,13 @@ import asyncio
 import math
 import threading
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
+from shared.config import Settings, get_settings
 from shared.models.llm import LLMGateway
-from shared.models.registry import ArtifactRegistry
+from shared.models.registry import ArtifactRegistry, ModelNotInstalled
 from shared.retrieval.types import Hit
 
 
@@ -58,6 +60,31 @@ class CrossEncoderReranker:
         scores = await asyncio.to_thread(self.score, query, [h.text for h in hits])
         ranked = sorted(zip(hits, scores, strict=True), key=lambda pair: -pair[1])
         return [replace(hit, score=score) for hit, score in ranked[:k]]
+
+
+class RerankerNotPublished(ModelNotInstalled, ValueError):
+    """Reranking was asked for, none was passed, and the default is not published."""
+
+
+@lru_cache(maxsize=4)
+def _cached_reranker(model: str, models_dir: Path) -> CrossEncoderReranker:
+    return CrossEncoderReranker(model, models_dir=models_dir)
+
+
+def default_reranker(settings: Settings | None = None) -> CrossEncoderReranker:
+    """The reranker retrieval uses when none is passed: ``settings.reranker_model`` (a
+    published name, by default the one ``ascent learn reranker`` trains, or a folder). One
+    instance per model and process, so the weights load once."""
+    settings = settings or get_settings()
+    try:
+        return _cached_reranker(settings.reranker_model, settings.models_dir)
+    except ModelNotInstalled as exc:
+        raise RerankerNotPublished(
+            f"reranking needs a reranker and the default, {settings.reranker_model!r} "
+            f"(ASCENT_RERANKER_MODEL), is not published in {settings.models_dir}. Train and "
+            "publish it with `ascent learn reranker`, or set ASCENT_RERANKER_MODEL to a "
+            f"CrossEncoder folder. ({exc})"
+        ) from None
 
 
 _LLM_RERANK_PROMPT = (

@@ -16,7 +16,7 @@ from shared.models.llm import LLMGateway
 from shared.retrieval import transforms
 from shared.retrieval.context import Expansion, Passage, expand, merge_adjacent
 from shared.retrieval.mmr import mmr
-from shared.retrieval.rerank import Reranker
+from shared.retrieval.rerank import Reranker, default_reranker
 from shared.retrieval.store import ChunkStore, Mode, clip_query
 from shared.retrieval.types import Hit
 
@@ -130,7 +130,9 @@ class Retriever:
             hits = mmr(np.asarray(query_vector), hits, depth, cfg.mmr_lambda)
         if cfg.rerank:
             if self.reranker is None:
-                raise ValueError("rerank=True needs a reranker")
+                # The published default (settings.reranker_model), or a clear error saying
+                # how to train it.
+                self.reranker = default_reranker(self.store.embedder.settings)
             pool = hits[: cfg.rerank_depth]
             reranked = await self.reranker.rerank(query, pool, len(pool))
             hits = fuse_rerank(pool, reranked, cfg.rerank_weight)

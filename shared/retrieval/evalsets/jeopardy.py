@@ -202,6 +202,63 @@ def build(path: Path | None = None) -> EvalSet:
     )
 
 
+QUERIES_PER_TRAINING_ANSWER = 3
+
+
+def training_set(
+    max_queries_per_answer: int = QUERIES_PER_TRAINING_ANSWER, path: Path | None = None
+) -> EvalSet:
+    """Training queries and a corpus to mine hard negatives from, disjoint from :func:`build`.
+
+    Every answer whose document appears in the evaluation corpus (targets and distractors), or
+    whose name overlaps an evaluation target's ("Picasso" / "Pablo Picasso"), is left out, so
+    no evaluation document, query or label is seen in training. Each remaining
+    answer with at least two clues holds out up to ``max_queries_per_answer`` clues as queries
+    (never all of them) and its document is written from the rest, leaving out near-copies of
+    any held-out clue, as in :func:`build`. Answers with one clue are distractor documents, so
+    the corpus has the evaluation corpus's make-up and about its size (~3,200 documents).
+    """
+    groups = _load_groups(path or data_path())
+    evalset = build(path)
+    used = {d.source for d in evalset.documents}
+    targets = [s.removeprefix("jeopardy:").replace("-", " ")
+               for q in evalset.queries for s in q.relevance]  # fmt: skip
+    documents: list[Document] = []
+    queries: list[EvalQuery] = []
+    for key in sorted(groups, key=lambda k: _key("train:" + k)):
+        clues = groups[key]
+        source = "jeopardy:" + key.replace(" ", "-")
+        if source in used or any(_overlaps(key, t) for t in targets):
+            continue
+        held_out = clues[: min(max_queries_per_answer, len(clues) - 1)]
+        rest = [c for c in clues[len(held_out) :]
+                if all(_jaccard(c.text, h.text) < NEAR_COPY_JACCARD for h in held_out)]  # fmt: skip
+        if not rest:
+            held_out, rest = [], clues
+        doc = _document(key, _title(clues), rest)
+        documents.append(doc)
+        queries += [
+            EvalQuery(
+                id=f"jeopardy-train-{len(queries) + i + 1:04d}",
+                text=clue.text,
+                relevance={doc.source: 1},
+                kind=clue.category,
+            )
+            for i, clue in enumerate(held_out)
+        ]
+    documents.sort(key=lambda d: d.source)
+    return EvalSet(
+        name="jeopardy-train",
+        description=(
+            f"{len(queries)} Jeopardy! clues held out from {len(documents)} answer documents "
+            "whose answers are absent from the 'jeopardy' evaluation set. Binary relevance. "
+            f"Source: {DISTRIBUTION} {VERSION} (jeopardy_10k.json)."
+        ),
+        documents=documents,
+        queries=queries,
+    )
+
+
 def training_pairs(
     n_queries: int = 1500, negatives: int = 3, path: Path | None = None
 ) -> list[tuple[str, str, float]]:

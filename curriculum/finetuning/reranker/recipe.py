@@ -1,0 +1,63 @@
+"""What a reranker run does, as plain data: the lesson, the benchmark and the CLI share it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from shared.retrieval.train_reranker import GroupTrainConfig
+
+PUBLISHED_NAME = "reranker-jeopardy"  # settings.reranker_model's default
+QUICK_NAME = "reranker-jeopardy-quick"  # a smoke test must not replace the real one
+BASE_MODEL = "all-minilm-l6-v2"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str = PUBLISHED_NAME
+    train_queries: int | None = None  # None: every training query
+    corpus_documents: int | None = None  # None: the whole training corpus
+    depth: int = 30  # hybrid hits mined per query (= RetrievalConfig.rerank_depth)
+    train: GroupTrainConfig = field(default_factory=GroupTrainConfig)
+    eval_queries: int | None = 100  # Jeopardy evaluation queries (None: all 300)
+    eval_documents: int | None = None  # a reduced Jeopardy corpus, for quick runs
+    eval_shop: bool = True
+    command: str = "ascent learn reranker"
+
+    def params(self) -> dict[str, object]:
+        flat = {k: v for k, v in asdict(self).items() if k != "train"}
+        flat.update({f"train.{k}": v for k, v in asdict(self.train).items()})
+        return flat
+
+
+# Sized for 2 shared CPU cores: the 4 hardest negatives per query (each group costs 1 + n
+# passes) and a 15-minute budget that the learning-rate schedule is keyed to.
+FULL = Recipe(
+    train=GroupTrainConfig(
+        epochs=1,
+        groups_per_batch=8,
+        negatives=4,
+        learning_rate=8e-5,
+        max_length=96,
+        max_seconds=900.0,
+        threads=2,
+    ),
+)
+QUICK = Recipe(
+    name=QUICK_NAME,
+    train_queries=16,
+    corpus_documents=120,
+    depth=10,
+    train=GroupTrainConfig(
+        epochs=2,
+        groups_per_batch=4,
+        negatives=3,
+        learning_rate=1e-4,
+        warmup=0.2,
+        max_length=64,
+        threads=2,
+    ),
+    eval_queries=8,
+    eval_documents=120,
+    eval_shop=False,
+    command="ascent learn reranker --quick",
+)
