@@ -18,23 +18,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import mmap
 import re
-import struct
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from gguf import (
     GGML_QUANT_VERSION,
     GGMLQuantizationType,
-    GGUFReader,
-    GGUFValueType,
     GGUFWriter,
     LlamaFileType,
 )
 from gguf import quants as ggml_quants
+
+from curriculum.finetuning.gguf.reader import (
+    Metadata,
+    read_header,
+    read_metadata,
+    tensor_data,
+)
 
 ARCH = "qwen2"
 PACKAGED_BASE = "qwen2.5-coder-0.5b"
@@ -147,57 +149,6 @@ def packaged_tokenizer_gguf() -> Path:
     return ModelRegistry(get_settings().models_dir).path(PACKAGED_BASE)
 
 
-_SCALARS = {
-    GGUFValueType.UINT8: "<B", GGUFValueType.INT8: "<b", GGUFValueType.UINT16: "<H",
-    GGUFValueType.INT16: "<h", GGUFValueType.UINT32: "<I", GGUFValueType.INT32: "<i",
-    GGUFValueType.FLOAT32: "<f", GGUFValueType.BOOL: "<?", GGUFValueType.UINT64: "<Q",
-    GGUFValueType.INT64: "<q", GGUFValueType.FLOAT64: "<d",
-}  # fmt: skip
-Metadata = dict[str, tuple[Any, GGUFValueType, GGUFValueType | None]]
-
-
-def read_metadata(path: Path) -> Metadata:
-    """A GGUF file's key/value section: key -> (value, type, array item type).
-
-    Reads the header only, with ``struct``: ``GGUFReader`` builds NumPy views of every tensor
-    and of each of the 300k tokenizer strings, which takes seconds per call."""
-    with (
-        Path(path).open("rb") as handle,
-        mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer,
-    ):
-        if buffer[:4] != b"GGUF":
-            raise GGUFExportError(f"{path} is not a GGUF file")
-        (n_kv,) = struct.unpack_from("<Q", buffer, 16)
-        return _read_fields(buffer, 24, n_kv)
-
-
-def _read_fields(buffer: mmap.mmap, offset: int, n_kv: int) -> Metadata:
-    """``n_kv`` key/value pairs starting at byte ``offset`` (little-endian GGUF v3)."""
-
-    def value(kind: GGUFValueType) -> Any:
-        nonlocal offset
-        if kind == GGUFValueType.STRING:
-            (length,) = struct.unpack_from("<Q", buffer, offset)
-            offset += 8 + length
-            return buffer[offset - length : offset].decode("utf-8")
-        fmt = _SCALARS[kind]
-        (item,) = struct.unpack_from(fmt, buffer, offset)
-        offset += struct.calcsize(fmt)
-        return item
-
-    fields: Metadata = {}
-    for _ in range(n_kv):
-        key = value(GGUFValueType.STRING)
-        kind = GGUFValueType(value(GGUFValueType.UINT32))
-        if kind == GGUFValueType.ARRAY:
-            item_kind = GGUFValueType(value(GGUFValueType.UINT32))
-            count = value(GGUFValueType.UINT64)
-            fields[key] = ([value(item_kind) for _ in range(count)], kind, item_kind)
-        else:
-            fields[key] = (value(kind), kind, None)
-    return fields
-
-
 def copy_tokenizer(writer: GGUFWriter, reference: Metadata, vocab_size: int) -> None:
     """Copy every ``tokenizer.*`` key (BPE tokens, merges, types, special ids, template)."""
     if "tokenizer.ggml.tokens" not in reference:
@@ -269,35 +220,25 @@ def quantize_gguf(in_path: Path, out_path: Path, dtype: str = "q8_0") -> Path:
     with pure round-to-nearest types: each tensor is dequantized to f32, then re-quantized."""
     if dtype not in DTYPES:
         raise GGUFExportError(f"dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
-    reader = GGUFReader(in_path)
-    metadata = read_metadata(in_path)
-    arch = metadata["general.architecture"][0]
-    names = {t.name for t in reader.tensors}
-    tied = "output.weight" not in names
+    metadata, tensors = read_header(in_path)
+    tied = "output.weight" not in tensors
     out_path = Path(out_path)
     partial = out_path.with_name(out_path.name + ".partial")
-    writer = GGUFWriter(partial, arch, use_temp_file=True)
+    writer = GGUFWriter(partial, metadata["general.architecture"][0], use_temp_file=True)
     for key, (val, kind, item_kind) in metadata.items():
-        # The writer sets these three itself.
-        if key not in ("general.architecture", "general.file_type", "general.quantization_version"):
+        # The writer sets these itself.
+        if key not in ("general.architecture", "general.file_type", "general.quantization_version",
+                       "general.alignment"):  # fmt: skip
             writer.add_key_value(key, val, kind, item_kind)
     writer.add_file_type(DTYPES[dtype][1])
     writer.add_quantization_version(GGML_QUANT_VERSION)
-    for tensor in reader.tensors:
-        array = ggml_quants.dequantize(tensor.data, tensor.tensor_type).astype(np.float32)
-        qtype = storage_type(tensor.name, array.shape, dtype, tied)
-        writer.add_tensor(tensor.name, encode(array, qtype), raw_dtype=qtype)
+    for name, info in tensors.items():
+        array = tensor_data(in_path, info)
+        qtype = storage_type(name, array.shape, dtype, tied)
+        writer.add_tensor(name, encode(array, qtype), raw_dtype=qtype)
     _finish(writer)
     partial.replace(out_path)
     return out_path
-
-
-def read_tensor(path: Path, name: str) -> np.ndarray:
-    """One tensor of a GGUF file, dequantized to float32 (numpy shape, rows last)."""
-    for tensor in GGUFReader(path).tensors:
-        if tensor.name == name:
-            return ggml_quants.dequantize(tensor.data, tensor.tensor_type).astype(np.float32)
-    raise KeyError(f"{path} holds no tensor {name!r}")
 
 
 def dequantize_packaged(out_dir: Path, gguf_path: Path | None = None) -> Path:

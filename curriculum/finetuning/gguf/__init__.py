@@ -1,0 +1,1 @@
+"""Helpers for the GGUF export (curriculum/finetuning/gguf_export.py)."""
