@@ -154,41 +154,32 @@ def reindex(
 
 @app.command("train-reranker")
 def train_reranker(
-    name: Annotated[str, typer.Option(help="Name to publish it under")] = "reranker-jeopardy",
-    queries: Annotated[int, typer.Option(help="Training queries")] = 1500,
-    negatives: Annotated[int, typer.Option(help="Hard negatives per query")] = 3,
-    epochs: Annotated[int, typer.Option()] = 1,
-    learning_rate: Annotated[float, typer.Option(help="AdamW learning rate")] = 3e-5,
+    quick: Annotated[bool, typer.Option(help="A few steps on a reduced set (smoke test)")] = False,
+    out: Annotated[Path | None, typer.Option(help="Report folder")] = None,
 ) -> None:
-    """Fine-tune a cross-encoder from MiniLM on Jeopardy clues that the evaluation never uses,
-    and publish it to the model registry."""
-    import tempfile
+    """Train the cross-encoder reranker and publish it as the default: the same tracked run as
+    `ascent learn reranker` (hard negatives mined with hybrid search from Jeopardy clues that
+    the evaluation never uses)."""
+    from importlib.metadata import entry_points
 
-    from shared.models.registry import ArtifactRegistry, ModelRegistry
-    from shared.retrieval.evalsets import jeopardy
-    from shared.retrieval.train_reranker import train_cross_encoder
-
-    settings = get_settings()
-    pairs = jeopardy.training_pairs(queries, negatives)
-    base = ModelRegistry(settings.models_dir).path("all-minilm-l6-v2")
-    with tempfile.TemporaryDirectory() as tmp, _progress() as progress:
-        task = progress.add_task("training", total=len(pairs) * epochs)
-        out = train_cross_encoder(pairs, base_dir=base, out_dir=Path(tmp) / name, epochs=epochs,
-                                  learning_rate=learning_rate,
-                                  progress=lambda n: progress.advance(task, n))  # fmt: skip
-        target = ArtifactRegistry(settings.models_dir).publish(
-            name, out, kind="reranker", license="Apache-2.0 (MiniLM base)",
-            description=f"cross-encoder, {len(pairs)} Jeopardy pairs, {epochs} epoch(s), "
-            f"lr {learning_rate:g}",
-        )  # fmt: skip
-    console.print(f"published [bold]{name}[/] at {target}")
+    # The recipe lives in the curriculum, which depends on shared and not the reverse: reach it
+    # through its registered command group rather than an import.
+    learn = next((ep for ep in entry_points(group="ascent.cli") if ep.name == "learn"), None)
+    if learn is None:
+        err.print("[red]error:[/] the curriculum trains the reranker and is not installed: "
+                  "pip install -e '.[curriculum]'")  # fmt: skip
+        raise typer.Exit(1)
+    args = ["reranker", *(["--quick"] if quick else []), *(["--out", str(out)] if out else [])]
+    learn.load()(args, standalone_mode=False)
 
 
 @app.command("eval")
 def evaluate(
     evalset: Annotated[list[str] | None, typer.Option("--set", help="jeopardy, shop")] = None,
     config: Annotated[list[str] | None, typer.Option(help="Configurations (default: all)")] = None,
-    reranker: Annotated[str, typer.Option(help="Published name or folder")] = "reranker-jeopardy",
+    reranker: Annotated[
+        str | None, typer.Option(help="Published name or folder (default: ASCENT_RERANKER_MODEL)")
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="Queries per set")] = None,
     faithfulness: Annotated[int, typer.Option(help="Queries per config to judge")] = 0,
     out: Annotated[Path, typer.Option(help="JSON results")] = Path("rag-eval.json"),
@@ -198,18 +189,23 @@ def evaluate(
     from shared.models.registry import ModelNotInstalled
     from shared.retrieval.evalsets import available_evalsets, load_evalset
     from shared.retrieval.evaluate import CONFIGS, Evaluator, to_json, to_markdown
-    from shared.retrieval.rerank import CrossEncoderReranker
+    from shared.retrieval.rerank import CrossEncoderReranker, default_reranker
 
     settings = get_settings()
     names = evalset or available_evalsets()
     configs = config or list(CONFIGS)
-    try:
-        ranker = CrossEncoderReranker(reranker, models_dir=settings.models_dir)
-    except ModelNotInstalled as exc:
-        if any(CONFIGS[c].rerank for c in configs if c in CONFIGS):
-            err.print(f"[red]error:[/] {exc} Run: ascent rag train-reranker")
+    reranker = reranker or settings.reranker_model
+    ranker = None
+    if any(CONFIGS[c].rerank for c in configs if c in CONFIGS):
+        try:
+            if reranker == settings.reranker_model:
+                ranker = default_reranker(settings)
+            else:
+                ranker = CrossEncoderReranker(reranker, models_dir=settings.models_dir)
+        except ModelNotInstalled as exc:
+            err.print(f"[red]error:[/] {exc}")
+            err.print("Train and publish the default reranker with: ascent learn reranker")
             raise typer.Exit(1) from None
-        ranker = None
 
     async def run():
         llm = LLMGateway(settings)

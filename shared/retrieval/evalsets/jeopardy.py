@@ -257,36 +257,3 @@ def training_set(
         documents=documents,
         queries=queries,
     )
-
-
-def training_pairs(
-    n_queries: int = 1500, negatives: int = 3, path: Path | None = None
-) -> list[tuple[str, str, float]]:
-    """(clue, document, label) pairs for training a reranker, from answers that appear nowhere
-    in the evaluation set, built the same way (held-out clue vs. a document of other clues).
-    Negatives are documents of other training answers that share the most words with the clue,
-    so the model must learn meaning rather than word overlap."""
-    groups = _load_groups(path or data_path())
-    evalset = build(path)
-    used = {d.source for d in evalset.documents}
-    keys = [
-        k for k in sorted(groups, key=lambda k: _key("train:" + k))
-        if len(groups[k]) >= 2 and "jeopardy:" + k.replace(" ", "-") not in used
-    ]  # fmt: skip
-    examples: list[tuple[str, str]] = []
-    for key in keys[:n_queries]:
-        held_out, rest = groups[key][0], groups[key][1:]
-        rest = [c for c in rest if _jaccard(c.text, held_out.text) < NEAR_COPY_JACCARD]
-        if rest:
-            examples.append((held_out.text, _document(key, _title(groups[key]), rest).text))
-    doc_tokens = [_tokens(doc) for _, doc in examples]
-    pairs: list[tuple[str, str, float]] = []
-    for i, (query, doc) in enumerate(examples):
-        pairs.append((query, doc, 1.0))
-        q = _tokens(query)
-        ranked = sorted(
-            (j for j in range(len(examples)) if j != i),
-            key=lambda j: (-len(q & doc_tokens[j]), _key(f"{i}:{j}")),
-        )
-        pairs += [(query, examples[j][1], 0.0) for j in ranked[:negatives]]
-    return pairs

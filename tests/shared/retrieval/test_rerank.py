@@ -1,8 +1,10 @@
 import pytest
 
 from shared.config import Settings
+from shared.models.embeddings import Embedder
 from shared.models.registry import ArtifactRegistry, ModelNotInstalled, ModelRegistry
-from shared.retrieval.rerank import CrossEncoderReranker
+from shared.retrieval import ChunkStore, Document, RecursiveSplitter, RetrievalConfig, Retriever
+from shared.retrieval.rerank import CrossEncoderReranker, RerankerNotPublished, default_reranker
 from shared.retrieval.train_reranker import train_cross_encoder
 from shared.retrieval.types import Hit
 
@@ -63,3 +65,35 @@ async def test_reranker_loads_published_artifact_by_name(tiny_cross_encoder, tmp
     assert ranked[0].source == "lamp"
     with pytest.raises(ModelNotInstalled, match="no published model 'nope'"):
         CrossEncoderReranker("nope", models_dir=tmp_path / "models")
+
+
+def test_default_reranker_says_how_to_train_it_when_unpublished(tmp_path):
+    with pytest.raises(RerankerNotPublished, match="`ascent learn reranker`"):
+        default_reranker(Settings(data_home=tmp_path))
+
+
+def test_default_reranker_is_the_published_settings_model(tiny_cross_encoder, tmp_path):
+    settings = Settings(data_home=tmp_path)
+    ArtifactRegistry(settings.models_dir).publish(
+        settings.reranker_model, tiny_cross_encoder, kind="reranker", license="Apache-2.0"
+    )
+    reranker = default_reranker(settings)
+    assert reranker.path == settings.models_dir / "published" / "reranker-jeopardy"
+    assert default_reranker(Settings(data_home=tmp_path)) is reranker  # the weights load once
+
+
+async def test_retriever_reranks_with_the_default_when_none_is_passed(
+    pool, settings, tiny_cross_encoder
+):
+    # reranker_model may name a folder as well as a published model.
+    settings = settings.model_copy(update={"reranker_model": str(tiny_cross_encoder)})
+    store = ChunkStore(pool, Embedder(settings))
+    docs = [Document(key, text, key) for key, text in PASSAGES.items()]
+    await store.ingest("acme", docs, RecursiveSplitter())
+    config = RetrievalConfig(k=3, rerank=True, rerank_weight=1.0)
+    retriever = Retriever(store, "acme", config=config)
+    hits = await retriever.retrieve(QUESTIONS["lamp"][0])
+    assert isinstance(retriever.reranker, CrossEncoderReranker)
+    assert retriever.reranker.path == tiny_cross_encoder
+    assert hits[0].source == "lamp"
+    assert hits[0].score >= hits[1].score >= hits[2].score
