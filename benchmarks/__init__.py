@@ -17,4 +17,5 @@ BENCHMARKS = (
     "curriculum_mnist",
     "curriculum_gpt",
     "curriculum_lora",
+    "curriculum_reranker",
 )
