@@ -18,7 +18,7 @@ when it is published as ``reranker-jeopardy-wordoverlap``, and the new one. Base
 line: hybrid without reranking. The full table goes to
 ``benchmarks/results/curriculum-reranker.json``.
 
-``--quick``: the lesson's quick recipe (16 queries, 8 steps, a reduced Jeopardy set),
+``--quick``: the lesson's quick recipe (12 queries, 3 steps, a reduced Jeopardy set),
 published as ``reranker-jeopardy-quick``.
 """
 

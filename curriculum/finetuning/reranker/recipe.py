@@ -44,11 +44,11 @@ FULL = Recipe(
 )
 QUICK = Recipe(
     name=QUICK_NAME,
-    train_queries=16,
-    corpus_documents=120,
+    train_queries=12,
+    corpus_documents=80,
     depth=10,
     train=GroupTrainConfig(
-        epochs=2,
+        epochs=1,
         groups_per_batch=4,
         negatives=3,
         learning_rate=1e-4,
@@ -56,8 +56,8 @@ QUICK = Recipe(
         max_length=64,
         threads=2,
     ),
-    eval_queries=8,
-    eval_documents=120,
+    eval_queries=5,
+    eval_documents=80,
     eval_shop=False,
     command="ascent learn reranker --quick",
 )
