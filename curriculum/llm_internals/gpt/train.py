@@ -117,13 +117,15 @@ def train(
     resume: bool = False,
     stop_at: int | None = None,
     on_eval=None,
+    build=GPT,
 ) -> tuple[GPT, History]:
     """Train; with ``resume`` continue exactly from ``checkpoint`` (weights, AdamW moments,
-    step, data order). ``stop_at`` ends early at that step (to demonstrate resuming)."""
+    step, data order). ``stop_at`` ends early at that step (to demonstrate resuming).
+    ``build`` makes the model from ``config.model`` (the Mamba lesson passes its own)."""
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    model = GPT(config.model)
+    model = build(config.model)
     optimizer = model.configure_optimizer(config.lr, config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
     history, step = History(), 0

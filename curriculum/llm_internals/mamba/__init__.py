@@ -1,0 +1,1 @@
+"""A simplified Mamba: the selective state-space block, its scan, and a small language model."""
