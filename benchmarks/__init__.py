@@ -16,6 +16,7 @@ BENCHMARKS = (
     "repurposer_pipeline",
     "curriculum_mnist",
     "curriculum_gpt",
+    "curriculum_mamba",
     "curriculum_lora",
     "curriculum_reranker",
 )
