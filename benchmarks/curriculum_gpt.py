@@ -25,6 +25,7 @@ import torch
 from benchmarks._common import main, result
 from curriculum.llm_internals.gpt.model import GPTConfig
 from curriculum.llm_internals.gpt.train import CharData, TrainConfig, train
+from shared.config import get_settings
 
 logger = logging.getLogger("benchmarks.curriculum_gpt")
 
@@ -42,6 +43,19 @@ def bigram_val_loss(data: CharData) -> float:
     )
     probs = counts / counts.sum(1, keepdim=True)
     return -probs[data.val[:-1], data.val[1:]].log().mean().item()
+
+
+def _write_report(model, history, config, data, bigram) -> None:
+    """The curve, the configuration and samples, for the README."""
+    from curriculum.foundations._report import Report
+    from curriculum.llm_internals.gpt.lesson import _sampling_section, _training_section
+
+    out = get_settings().data_home / "learn-output" / "gpt-benchmark"
+    report = Report(out, "GPT benchmark run")
+    report.text(f"Configuration: {config}. Character bigram baseline: {bigram:.3f}.")
+    _training_section(report, config, history)
+    _sampling_section(report, model, data, 300)
+    logger.info("report: %s", report.write())
 
 
 def run(quick: bool) -> list[dict]:
@@ -67,6 +81,7 @@ def run(quick: bool) -> list[dict]:
     )
 
     model.eval()
+    _write_report(model, history, config, data, bigram)
     torch.set_num_threads(config.threads)
     prompt = torch.tensor([data.encode("\n")])
     new = config.model.block_size - 2

@@ -49,7 +49,11 @@ def _training_section(report: Report, config: TrainConfig, history) -> None:
     axes[0].set_xlabel("step")
     axes[0].set_ylabel("loss (nats per character)")
     axes[0].legend()
-    axes[1].plot([learning_rate(s, config) for s in range(config.max_steps)])
+    if config.schedule == "time":  # the rate followed the clock: read it at each evaluation
+        pairs = zip(history.steps, history.seconds, strict=True)
+        axes[1].plot(history.steps, [learning_rate(s, config, sec) for s, sec in pairs], "o-")
+    else:
+        axes[1].plot([learning_rate(s, config) for s in range(config.max_steps)])
     axes[1].set_xlabel("step")
     axes[1].set_ylabel("learning rate")
     report.section("Training", "Loss estimated on 20 fixed batches of each split.")
