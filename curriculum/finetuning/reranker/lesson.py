@@ -1,6 +1,6 @@
 """``ascent learn reranker``: mine, train, evaluate and publish the cross-encoder reranker.
 
-The full run (all ~1,200 training queries, up to 15 minutes of training on 2 cores) is also
+The full run (all ~1,200 training queries, up to 12 minutes of training on 2 cores) is also
 ``benchmarks/curriculum_reranker.py``; ``--quick`` trains a few steps on a reduced set and
 publishes under ``reranker-jeopardy-quick``, so it never replaces the real reranker.
 """

@@ -111,7 +111,10 @@ def train_and_publish(
         train_seconds = history[-1].seconds if history else 0.0
         untrained = save_untrained(base, Path(tmp) / "step0", seed=recipe.train.seed)
         rerankers = {STEP0: untrained, **(extra_rerankers or {}), NEW: trained}
-        rows = asyncio.run(_evaluate(settings, recipe, rerankers, advance))
+        # Extra rerankers are compared on Jeopardy only: a scoring pass over the shop set
+        # costs minutes of CPU per reranker.
+        rows = asyncio.run(_evaluate(settings, recipe, rerankers, frozenset(extra_rerankers or ()),
+                                     advance))  # fmt: skip
         metrics = _headline(rows)
         run.log_metrics(metrics)
         history_file = Path(tmp) / "history.json"
@@ -137,11 +140,17 @@ async def _mine(settings: Settings, recipe: Recipe,
         return await mine_groups(store, recipe, advance)
 
 
-async def _evaluate(settings: Settings, recipe: Recipe, folders: dict[str, Path],
-                    advance: Advance | None) -> list[Row]:  # fmt: skip
+async def _evaluate(
+    settings: Settings,
+    recipe: Recipe,
+    folders: dict[str, Path],
+    first_set_only: frozenset[str],
+    advance: Advance | None,
+) -> list[Row]:
     rerankers = {label: CrossEncoderReranker(path) for label, path in folders.items()}
     async with open_store(settings) as store:
-        return await compare(store, evaluation_sets(recipe), rerankers, progress=advance)
+        return await compare(store, evaluation_sets(recipe), rerankers,
+                             first_set_only=first_set_only, progress=advance)  # fmt: skip
 
 
 HEADLINE = (
