@@ -9,7 +9,6 @@ from pathlib import Path
 import gguf
 import numpy as np
 import pytest
-import torch
 from safetensors import safe_open
 
 from curriculum.finetuning.gguf.reader import read_header, read_metadata, read_tensor
@@ -23,6 +22,7 @@ from curriculum.finetuning.gguf_export import (
     tensor_name,
 )
 from curriculum.mlops.serving.parity import llama_cpp_greedy, transformers_greedy
+from curriculum.mlops.serving.tiny import save_tiny_qwen2
 
 Q = gguf.GGMLQuantizationType
 N_LAYERS = 2
@@ -46,32 +46,10 @@ def monkeypatch_module():
         yield patch
 
 
-def tiny_qwen2(folder: Path, *, tied: bool = True, seed: int = 0):
-    """A random 2-layer Qwen2 with the real 151,936-token vocabulary (so Qwen's tokenizer
-    fits). Weights are drawn wide (std 0.2) so that greedy choices are not near-ties."""
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    torch.manual_seed(seed)
-    config = Qwen2Config(
-        vocab_size=151_936, hidden_size=64, intermediate_size=128, num_hidden_layers=N_LAYERS,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-        tie_word_embeddings=tied, rms_norm_eps=1e-6,
-    )  # fmt: skip
-    model = Qwen2ForCausalLM(config).eval()
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "norm" in name:
-                param.uniform_(0.5, 1.5)
-            else:
-                param.normal_(0.0, 0.2)
-    model.save_pretrained(folder)
-    return model
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> tuple[object, Path]:
     folder = tmp_path_factory.mktemp("tiny-qwen2")
-    return tiny_qwen2(folder), folder
+    return save_tiny_qwen2(folder, layers=N_LAYERS), folder
 
 
 def hf_tensors(folder: Path) -> dict[str, np.ndarray]:
@@ -119,7 +97,7 @@ def test_metadata_and_tokenizer(tiny, exports):
     assert meta["qwen2.feed_forward_length"] == config["intermediate_size"]
     assert meta["qwen2.attention.head_count"] == 4
     assert meta["qwen2.attention.head_count_kv"] == 2
-    assert meta["qwen2.context_length"] == 512
+    assert meta["qwen2.context_length"] == config["max_position_embeddings"]
     assert meta["qwen2.attention.layer_norm_rms_epsilon"] == pytest.approx(1e-6)
     reference = read_metadata(packaged_tokenizer_gguf())
     for key in ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.chat_template",
@@ -175,7 +153,7 @@ def test_exported_types(exports):
 
 def test_untied_head_is_written(tmp_path):
     folder = tmp_path / "untied"
-    model = tiny_qwen2(folder, tied=False, seed=1)
+    model = save_tiny_qwen2(folder, tied=False, seed=1, layers=N_LAYERS)
     path = export_gguf(folder, tmp_path / "untied.gguf", "f32")
     head = read_tensor(path, "output.weight")
     np.testing.assert_array_equal(head, model.lm_head.weight.detach().numpy())
