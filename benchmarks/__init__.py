@@ -19,4 +19,5 @@ BENCHMARKS = (
     "curriculum_mamba",
     "curriculum_lora",
     "curriculum_reranker",
+    "curriculum_serving",
 )
