@@ -1,5 +1,6 @@
 """Byte-level BPE: training, exact round trips, special tokens, save/load, HF agreement."""
 
+import importlib
 import json
 
 import pytest
@@ -116,3 +117,23 @@ def test_cli_writes_report(tmp_path):
     for comparison in results["comparisons"].values():
         assert comparison["merge_overlap"] > 0.95
     assert (tmp_path / "compression.png").exists()
+
+
+def test_qwen_merges_from_gguf_reproduce_its_token_ids(data_home):
+    """Our encoder with the served model's merges, read from its GGUF metadata, gives the same
+    ids as HF's tokenizer built from that file."""
+    from curriculum.llm_internals.bpe.gguf_vocab import GGUFTokenizer
+    from curriculum.llm_internals.bpe.lesson import qwen_test_corpus
+    from shared.models.registry import ModelRegistry  # sets HF_HUB_OFFLINE before transformers
+
+    AutoTokenizer = importlib.import_module("transformers").AutoTokenizer
+
+    folder = ModelRegistry(data_home / "models").path("qwen2.5-coder-0.5b").parent
+    ours = GGUFTokenizer.from_gguf(folder / "model.gguf")
+    reference = AutoTokenizer.from_pretrained(str(folder), gguf_file="model.gguf")
+    corpus = qwen_test_corpus(shakespeare.plays()["hamlet"][:20_000])
+    ids = ours.encode(corpus)
+    assert ids == reference(corpus)["input_ids"]
+    assert ours.decode(ids) == corpus
+    assert len(ids) < len(corpus.encode()) / 2  # real merges, not bytes
+    assert ours.encode("<|im_start|>") == [reference.convert_tokens_to_ids("<|im_start|>")]
