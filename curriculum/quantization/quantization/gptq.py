@@ -66,17 +66,36 @@ class GPTQConfig:
 
 
 def inverse_hessian_cholesky(hessian: torch.Tensor, percdamp: float) -> torch.Tensor:
-    """Upper Cholesky factor U of (H + λI)⁻¹, λ = percdamp · mean(diag H): H⁻¹ = UᵀU."""
+    """Upper Cholesky factor U of (H + λI)⁻¹, λ = percdamp · mean(diag H): H⁻¹ = UᵀU.
+
+    Without forming H⁻¹: factor H "upside down" as H = R Rᵀ with R upper triangular (the
+    ordinary Cholesky of H with rows and columns reversed, reversed back); then
+    H⁻¹ = R⁻ᵀ R⁻¹, so U = R⁻¹, one triangular solve. Half the work of inverting H and
+    factoring the inverse (the reference's route), which matters at 4864 columns on a CPU."""
     h = hessian.clone()
     h.diagonal().add_(percdamp * h.diagonal().mean())
-    inverse = torch.cholesky_inverse(torch.linalg.cholesky(h))
-    return torch.linalg.cholesky(inverse, upper=True)
+    upper = torch.linalg.cholesky(h.flip(0, 1)).flip(0, 1)
+    identity = torch.eye(h.shape[0], dtype=h.dtype)
+    return torch.linalg.solve_triangular(upper, identity, upper=True)
 
 
 def gptq_quantize(weight: torch.Tensor, hessian: torch.Tensor, config: GPTQConfig) -> GroupQuant:
-    """Quantize ``weight`` (rows, cols) against the calibration Hessian (cols, cols)."""
-    w = weight.detach().double().clone()
-    h = hessian.double().clone()
+    """Quantize ``weight`` (rows, cols) against the calibration Hessian (cols, cols).
+
+    On one thread: the column loop is thousands of small ops, and torch's thread pool turns
+    each into a synchronisation that costs 20x the work on a busy 2-core machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _gptq(weight, hessian, config)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _gptq(weight: torch.Tensor, hessian: torch.Tensor, config: GPTQConfig) -> GroupQuant:
+    # float32 as in the reference implementation; dampening keeps it well conditioned.
+    w = weight.detach().float().clone()
+    h = hessian.float().clone()
     rows, cols = w.shape
     group = config.group_size or cols
     if cols % group:
@@ -99,7 +118,7 @@ def gptq_quantize(weight: torch.Tensor, hessian: torch.Tensor, config: GPTQConfi
         w, h = w[:, order], h[order][:, order]
     u = inverse_hessian_cholesky(h, config.percdamp)
 
-    codes = torch.zeros(rows, cols, dtype=torch.float64)
+    codes = torch.zeros(rows, cols)
     for start in range(0, cols, config.block_size):
         end = min(start + config.block_size, cols)
         block = w[:, start:end].clone()
@@ -112,8 +131,8 @@ def gptq_quantize(weight: torch.Tensor, hessian: torch.Tensor, config: GPTQConfi
                 scales[:, column : column + 1], zeros[:, column : column + 1] = minmax_params(
                     ahead.float(), config.bits
                 )
-            scale = scales[:, column : column + 1].double()
-            zero = zeros[:, column : column + 1].double()
+            scale = scales[:, column : column + 1]
+            zero = zeros[:, column : column + 1]
             q = quantize_codes(block[:, i : i + 1], scale, zero, config.bits)
             codes[:, start + i] = q[:, 0]
             error = (block[:, i] - (q[:, 0] - zero[:, 0]) * scale[:, 0]) / u_block[i, i]

@@ -9,6 +9,7 @@ from curriculum.quantization.quantization.gptq import (
     GPTQConfig,
     HessianAccumulator,
     gptq_quantize,
+    inverse_hessian_cholesky,
 )
 from curriculum.quantization.quantization.primitives import rtn_groupwise
 from curriculum.quantization.quantization.quant_linear import QuantLinear
@@ -70,3 +71,13 @@ def test_sequential_gptq_quantizes_every_block_linear_of_a_tiny_gpt():
     quantized = [m for m in model.modules() if isinstance(m, QuantLinear)]
     assert len(quantized) == 8 and not any(isinstance(m, nn.Linear) for m in model.blocks.modules())
     assert (model(ids[0])[0] - before).abs().max() < 0.05
+
+
+def test_inverse_hessian_factor_is_the_upper_cholesky_of_the_inverse():
+    x = correlated_inputs(500, 64, 0).double()
+    hessian = 2 * x.T @ x / 500
+    u = inverse_hessian_cholesky(hessian, 0.01)
+    damped = hessian + 0.01 * hessian.diagonal().mean() * torch.eye(64, dtype=torch.float64)
+    reference = torch.linalg.cholesky(torch.linalg.inv(damped), upper=True)
+    assert torch.equal(u, u.triu()) and (u.diagonal() > 0).all()
+    assert torch.allclose(u, reference, rtol=1e-6, atol=1e-9)

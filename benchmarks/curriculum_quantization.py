@@ -1,0 +1,130 @@
+"""Quantizing Qwen2.5-Coder-0.5B on the CPU: perplexity, size and speed of each variant.
+
+Model: the packaged Qwen2.5-Coder-0.5B-Instruct Q4_K_M GGUF, dequantized to float32 by
+transformers (the reference; so llama.cpp's Q4_K_M *is* the reference). Text: Python 3.11
+standard-library modules, even-indexed files for calibration (32 windows of 256 tokens),
+odd-indexed ones for evaluation (8 windows of 512 tokens); see curriculum/quantization/
+quantization/qwen.py. Variants, all on the 168 linear layers of the 24 blocks (embeddings,
+norms and the head stay float32): round-to-nearest int8 per channel, RTN int4 with groups of
+128, GPTQ int4 g128 with act-order (ours, from scratch), bitsandbytes NF4 and LLM.int8();
+plus llama.cpp's Q8_0 and Q4_0 written by curriculum/finetuning/gguf_export.py (all matrices,
+head in Q8_0) and scored through transformers.
+
+Every line's baseline is the float32 model measured in the same run. Targets: GPTQ int4 within
++10% of float32 perplexity and below RTN int4. One thread: on this shared 2-core machine a
+second thread made forward passes slower, and GPTQ's column loop 20x slower.
+
+``--quick``: the curriculum's tiny char-level GPT instead (seconds), a smoke test.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import resource
+import tempfile
+from pathlib import Path
+
+import torch
+
+from benchmarks._common import main, result
+from curriculum.quantization.quantization import compare, gpt_subject, qwen
+from curriculum.quantization.quantization.compare import Row
+from curriculum.quantization.quantization.gptq import GPTQConfig
+
+logger = logging.getLogger("benchmarks.curriculum_quantization")
+
+GROUP = 128
+CALIBRATION, CALIBRATION_LENGTH = 32, 256
+EVALUATION, EVALUATION_LENGTH = 8, 512
+TARGET_VS_FLOAT = 1.10
+
+
+def variants(group: int) -> dict:
+    return {
+        "float32": None,
+        f"RTN int4 g{group}": compare.rtn(4, group),
+        f"GPTQ int4 g{group} act-order": compare.gptq(GPTQConfig(group_size=group)),
+        "RTN int8 per-channel": compare.rtn(8, None),
+        "bitsandbytes nf4": compare.bnb("nf4"),
+        "bitsandbytes int8": compare.bnb("int8"),
+    }
+
+
+def run(quick: bool) -> list[dict]:
+    from curriculum.mlops.tracking import tracked_run
+
+    torch.set_num_threads(1)
+    group = 64 if quick else GROUP
+    params = {
+        "model": "curriculum tiny GPT" if quick else qwen.MODEL,
+        "calibration": f"{CALIBRATION}x{CALIBRATION_LENGTH} stdlib tokens",
+        "evaluation": f"{EVALUATION}x{EVALUATION_LENGTH} stdlib tokens",
+        "group_size": group,
+        "bits": 4,
+        "percdamp": 0.01,
+        "act_order": True,
+        "threads": 1,
+    }
+    command = "python -m benchmarks.curriculum_quantization" + (" --quick" if quick else "")
+    with tracked_run("quantization-qwen", params=params, tags={"command": command}) as run_:
+        if quick:
+            subject = gpt_subject.subject(gpt_subject.TINY, calibration=8, evaluation=8)
+        else:
+            subject, _ = qwen.subject(
+                CALIBRATION, CALIBRATION_LENGTH, EVALUATION, EVALUATION_LENGTH
+            )
+        rows = compare.compare(subject, variants(group), on_row=_log_row)
+        if not quick:
+            with tempfile.TemporaryDirectory() as folder:
+                for row in qwen.gguf_rows(
+                    subject, Path(folder), ("q8_0", "q4_0"), rows[0].perplexity
+                ):
+                    _log_row(row)
+                    rows.append(row)
+        for row in rows:
+            key = "".join(c if c.isalnum() else "_" for c in row.variant.lower())
+            run_.log_metrics({f"{key}_ppl": row.perplexity, f"{key}_bytes": row.total_bytes})
+        lines = _lines(rows, subject.name, group)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+        run_.log_metrics({"peak_rss_gb": peak})
+        for line in lines:
+            line.update(peak_rss_gb=round(peak, 2), mlflow_run_id=run_.run_id)
+    return lines
+
+
+def _log_row(row: Row) -> None:
+    logger.info("row %s", json.dumps(row.as_dict()))
+
+
+def _lines(rows: list[Row], model: str, group: int) -> list[dict]:
+    base = rows[0]
+    by_name = {row.variant: row for row in rows}
+    lines = []
+    for row in rows[1:]:
+        lines.append(result(
+            "quantized_perplexity", row.perplexity, "perplexity", base.perplexity,
+            variant=row.variant, model=model,
+            linear_bytes=row.linear_bytes, total_bytes=row.total_bytes,
+            float_linear_bytes=base.linear_bytes, float_total_bytes=base.total_bytes,
+            forward_tokens_per_s=row.forward_tokens_per_s,
+            float_forward_tokens_per_s=base.forward_tokens_per_s,
+            generate_tokens_per_s=row.generate_tokens_per_s,
+            float_generate_tokens_per_s=base.generate_tokens_per_s,
+            quantize_seconds=row.quantize_seconds, **row.extra,
+        ))  # fmt: skip
+    gptq = by_name[f"GPTQ int4 g{group} act-order"]
+    rtn = by_name[f"RTN int4 g{group}"]
+    lines.append(result(
+        "gptq_int4_vs_rtn_int4_perplexity", gptq.perplexity, "perplexity", rtn.perplexity,
+        float_perplexity=base.perplexity,
+        target=f"GPTQ <= {TARGET_VS_FLOAT} x float and < RTN",
+        target_met=bool(gptq.perplexity <= TARGET_VS_FLOAT * base.perplexity
+                        and gptq.perplexity < rtn.perplexity),
+        model=model,
+    ))  # fmt: skip
+    return lines
+
+
+if __name__ == "__main__":
+    main("curriculum_quantization", run)
