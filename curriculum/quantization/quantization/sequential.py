@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,8 @@ from torch import nn
 
 from curriculum.quantization.quantization.gptq import GPTQConfig, HessianAccumulator, gptq_quantize
 from curriculum.quantization.quantization.quant_linear import QuantLinear, set_module
+
+logger = logging.getLogger(__name__)
 
 
 class _Stop(Exception):
@@ -83,6 +87,7 @@ def gptq_sequential(
     """Quantize every nn.Linear inside ``blocks`` in place (QuantLinear); return per-layer
     relative output errors ||WX - ŴX||² / ||WX||² on the calibration inputs."""
     model.eval()
+    start = time.perf_counter()
     inputs = capture_block_inputs(model, blocks[0], batches, forward)
     errors: dict[str, float] = {}
     for index, block in enumerate(blocks):
@@ -109,6 +114,9 @@ def gptq_sequential(
             set_module(block, name, QuantLinear(quant, linear.bias))
         for item in inputs:
             item.hidden = _run_block(block, item)
+        logger.info(
+            "GPTQ block %d/%d done, %.0f s", index + 1, len(blocks), time.perf_counter() - start
+        )
         if on_block:
             on_block(index)
     return errors
