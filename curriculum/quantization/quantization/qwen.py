@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sysconfig
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -79,7 +80,7 @@ def generate(model: nn.Module, prompt: torch.Tensor, new_tokens: int) -> torch.T
 
 
 def subject(
-    calibration: int = 32, length: int = 256, evaluation: int = 8, eval_length: int = 512
+    calibration: int = 32, length: int = 256, evaluation: int = 4, eval_length: int = 512
 ) -> tuple[Subject, object]:
     model, tokenizer = load()
     files = stdlib_files()
@@ -102,7 +103,7 @@ def subject(
 
 def gguf_rows(
     subject: Subject, folder: Path, dtypes: tuple[str, ...], reference_ppl: float
-) -> list[Row]:
+) -> Iterator[Row]:
     """llama.cpp's own block types: the packaged GGUF re-encoded by
     curriculum/finetuning/gguf_export.py (Q8_0: blocks of 32 int8 with a float16 scale;
     Q4_0: blocks of 32 4-bit codes with one float16 scale, symmetric), loaded back into
@@ -110,15 +111,14 @@ def gguf_rows(
     from curriculum.finetuning.gguf_export import quantize_gguf
 
     packaged = model_folder() / "model.gguf"
-    rows = [_file_row("llama.cpp Q4_K_M (packaged = reference)", packaged, reference_ppl)]
+    yield _file_row("llama.cpp Q4_K_M (packaged = reference)", packaged, reference_ppl)
     for dtype in dtypes:
         path = quantize_gguf(packaged, folder / f"{dtype}.gguf", dtype)
         model, _ = load(folder, path.name)
         ppl = perplexity(model, subject.logits, subject.evaluation)
         del model
-        rows.append(_file_row(f"llama.cpp {dtype.upper()}", path, ppl))
+        yield _file_row(f"llama.cpp {dtype.upper()}", path, ppl)
         path.unlink()
-    return rows
 
 
 def _file_row(name: str, path: Path, ppl: float) -> Row:
