@@ -61,6 +61,26 @@ class CharData:
         return x, y
 
 
+class TokenData(CharData):
+    """The same splits as BPE token ids (the ``bpe`` module's tokenizer): the model, the loop
+    and sampling are unchanged; only the vocabulary and the unit of the loss differ."""
+
+    def __init__(self, tokenizer, text: str | None = None) -> None:
+        text = shakespeare.corpus() if text is None else text
+        self.tokenizer = tokenizer
+        self.chars = range(tokenizer.vocab_size)  # len() is the vocabulary size
+        ids = torch.tensor(tokenizer.encode(text), dtype=torch.long)
+        self.chars_per_token = len(text) / len(ids)
+        cut = int(0.9 * len(ids))
+        self.train, self.val = ids[:cut], ids[cut:]
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text)
+
+    def decode(self, ids) -> str:
+        return self.tokenizer.decode(list(ids))
+
+
 def learning_rate(step: int, config: TrainConfig, elapsed: float = 0.0) -> float:
     """Linear warmup to ``lr``, then half a cosine down to ``min_lr`` at ``max_steps`` (or, with
     the time schedule, at ``max_seconds`` if that comes first)."""

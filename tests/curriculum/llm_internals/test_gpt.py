@@ -111,3 +111,21 @@ def test_cli_writes_report(tmp_path):
     assert results["resume_max_gap"] == 0.0
     assert results["kv_cache"]["same_tokens"] is True
     assert (tmp_path / "training.png").exists()
+
+
+def test_same_code_trains_on_bpe_tokens():
+    from curriculum.llm_internals.bpe.tokenizer import Tokenizer
+    from curriculum.llm_internals.gpt.train import TokenData
+
+    text = shakespeare.plays()["hamlet"][:60_000]
+    tokenizer = Tokenizer.train(text, 300)
+    data = TokenData(tokenizer, text)
+    assert data.chars_per_token > 1.3 and len(data.chars) == 300
+    config = TrainConfig(
+        model=GPTConfig(vocab_size=300, block_size=32, n_layer=1, n_head=2, n_embd=32),
+        max_steps=60, warmup=5, eval_every=30, eval_batches=4, batch_size=16,
+    )  # fmt: skip
+    model, history = train(config, data)
+    assert history.val[-1] < min(history.val[0], math.log(300) - 1.0), history.val
+    sample = data.decode(model.generate(torch.tensor([data.encode("HAMLET")]), 10)[0].tolist())
+    assert sample.startswith("HAMLET")
