@@ -12,13 +12,17 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 from lm_eval.api.registry import register_model
 from lm_eval.models.openai_completions import LocalChatCompletion
+from rich.progress import Progress
 
+from curriculum.foundations._report import track
+from curriculum.mlops.tracking import tracked_run
 from shared.config import Settings
-from shared.models.llm import embedded_server_url
+from shared.models.llm import embedded_server_url, stop_embedded_servers
 from shared.models.registry import ArtifactRegistry
 
 logger = logging.getLogger(__name__)
@@ -101,3 +105,41 @@ def _sample(row: dict) -> dict:
     scores = {m: row[m] for m in ("exact_match", "contains") if m in row}
     return {"prompt": messages[-1]["content"], "target": row["target"],
             "reply": row["resps"][0][0], **scores}  # fmt: skip
+
+
+def evaluate_models(
+    models: list[str], settings: Settings, limit: int | None, samples_dir: Path | None = None,
+    progress: Progress | None = None, experiment: str = "evaluation",
+) -> tuple[list[Evaluation], str]:  # fmt: skip
+    """Every model on every task, one MLflow run for the table; each model's server is
+    stopped before the next starts, so only one sits in memory."""
+    params = {"models": ",".join(models), "tasks": ",".join(TASKS), "examples": limit,
+              "harness": f"lm-eval {version('lm_eval')}",
+              "endpoint": settings.llm_base_url or "embedded"}  # fmt: skip
+    results = []
+    with tracked_run(experiment, params=params) as tracked:
+        for model in track(progress, models, "evaluating models"):
+            try:
+                result = evaluate(GatewayLM(model, settings), model, limit=limit)
+            finally:
+                stop_embedded_servers()
+            results.append(result)
+            tracked.log_metrics({f"{metric}/{task}/{model}": value
+                                 for task, metrics in result.scores.items()
+                                 for metric, value in metrics.items()})  # fmt: skip
+            tracked.log_metrics({f"seconds/{model}": result.seconds})
+            if samples_dir is not None:
+                path = write_samples(samples_dir, result)
+                tracked.log_artifact(path, "samples")
+    return results, tracked.run_id
+
+
+def write_samples(folder: Path, result: Evaluation) -> Path:
+    """Every prompt, gold answer, reply and score of one model, as JSON lines."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{result.model}.jsonl"
+    with path.open("w") as stream:
+        for task, samples in result.samples.items():
+            for sample in samples:
+                stream.write(json.dumps({"task": task, **sample}) + "\n")
+    return path

