@@ -15,6 +15,7 @@ BENCHMARKS = (
     "reviewer_review",
     "repurposer_pipeline",
     "curriculum_mnist",
+    "curriculum_bpe",
     "curriculum_gpt",
     "curriculum_mamba",
     "curriculum_lora",
