@@ -30,20 +30,15 @@ PROMPTS = ([151644, 872, 198, 7985, 264, 729], [750, 75698, 1445, 982])  # Qwen2
 
 
 @pytest.fixture(scope="module", autouse=True)
-def data_home(tmp_path_factory, monkeypatch_module):
+def packaged_home(data_home):
     # The tokenizer reference is the packaged GGUF, assembled once in the shared test home.
-    monkeypatch_module.setenv("ASCENT_DATA_HOME", "/tmp/ascent-test-home")
     from shared.config import get_settings
 
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
     with pytest.MonkeyPatch.context() as patch:
-        yield patch
+        patch.setenv("ASCENT_DATA_HOME", str(data_home))
+        get_settings.cache_clear()
+        yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")

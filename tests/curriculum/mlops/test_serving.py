@@ -18,9 +18,7 @@ from curriculum.mlops.serving.measure import RssSampler, measure_model, serving_
 from curriculum.mlops.serving.parity import agreement
 from curriculum.mlops.serving.tiny import save_tiny_qwen2
 from shared.config import Settings
-from shared.models.registry import ArtifactRegistry
-
-TEST_HOME = Path("/tmp/ascent-test-home")  # holds the assembled packaged GGUF (tokenizer)
+from shared.models.registry import ArtifactRegistry, ModelRegistry
 
 
 def test_agreement_counts_the_common_prefix():
@@ -52,11 +50,11 @@ def test_rss_sampler_sees_a_child_allocate():
 
 
 @pytest.fixture(scope="module")
-def tiny_home(tmp_path_factory) -> Settings:
+def tiny_home(tmp_path_factory, data_home: Path) -> Settings:
     """A data home with a tiny random Qwen2 published as an ``llm`` artifact."""
     from curriculum.mlops.tracking import tracking_uri
 
-    tokenizer = packaged_tokenizer_gguf_in(TEST_HOME)
+    tokenizer = ModelRegistry(data_home / "models").path("qwen2.5-coder-0.5b")  # its tokenizer
     home = tmp_path_factory.mktemp("serving-home")
     save_tiny_qwen2(home / "hf")
     export_gguf(home / "hf", home / "export" / "model.gguf", "q8_0", tokenizer)
@@ -65,12 +63,6 @@ def tiny_home(tmp_path_factory) -> Settings:
     )
     settings = Settings(data_home=home, llm_threads=2)
     return settings.model_copy(update={"mlflow_tracking_uri": tracking_uri(settings)})
-
-
-def packaged_tokenizer_gguf_in(home: Path) -> Path:
-    from shared.models.registry import ModelRegistry
-
-    return ModelRegistry(home / "models").path("qwen2.5-coder-0.5b")
 
 
 @pytest.mark.llm

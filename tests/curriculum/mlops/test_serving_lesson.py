@@ -12,10 +12,10 @@ from shared.config import get_settings
 
 @pytest.mark.slow
 @pytest.mark.llm
-def test_quick_lesson_writes_report(tmp_path, monkeypatch):
+def test_quick_lesson_writes_report(tmp_path, monkeypatch, data_home):
     from curriculum.mlops.serving import lesson
 
-    monkeypatch.setenv("ASCENT_DATA_HOME", "/tmp/ascent-test-home")
+    monkeypatch.setenv("ASCENT_DATA_HOME", str(data_home))
     get_settings.cache_clear()
     try:
         report = lesson.run(tmp_path / "out", quick=True)
