@@ -45,11 +45,11 @@ def run(out: Path, quick: bool = False, progress: Progress | None = None) -> Pat
     out = Path(out)
     settings = get_settings()
     report = Report(out, "LoRA fine-tuning of Qwen2.5-Coder-0.5B")
-    split = dataset.build(per_task=12 if quick else 120, held_out_per_task=2 if quick else 12)
+    split = dataset.build(per_task=6 if quick else 120, held_out_per_task=1 if quick else 12)
     dataset.save(split, out / "data")
     config = trainer.TrainConfig()
     if quick:
-        config = trainer.TrainConfig(r=4, alpha=8, max_steps=4, grad_accum=2, max_seconds=20)
+        config = trainer.TrainConfig(r=4, alpha=8, max_steps=3, grad_accum=2, max_seconds=20)
     tokenizer = trainer.load_tokenizer(settings)
     if quick:
         model = trainer.tiny_model(QWEN_VOCAB)
@@ -130,7 +130,7 @@ def _evaluate(gguf, held_out, settings, quick, progress, results) -> dict[str, d
     for label, path in rows.items():
         task = progress.add_task(f"eval {label}", total=len(held_out)) if progress else None
         answers = answer_all(
-            path, held_out, settings, max_tokens=48 if quick else None,
+            path, held_out, settings, max_tokens=32 if quick else None,
             on_answer=lambda t=task: progress.advance(t) if progress else None,
         )  # fmt: skip
         evaluated[label] = score(answers)
