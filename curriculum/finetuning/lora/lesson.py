@@ -49,7 +49,7 @@ def run(out: Path, quick: bool = False, progress: Progress | None = None) -> Pat
     dataset.save(split, out / "data")
     config = trainer.TrainConfig()
     if quick:
-        config = trainer.TrainConfig(r=4, alpha=8, max_steps=3, grad_accum=2, max_seconds=20)
+        config = trainer.TrainConfig(r=4, alpha=8, max_steps=3, grad_accum=2, max_seconds=60)
     tokenizer = trainer.load_tokenizer(settings)
     if quick:
         model = trainer.tiny_model(QWEN_VOCAB)

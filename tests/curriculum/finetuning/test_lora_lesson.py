@@ -47,7 +47,7 @@ def test_quick_lesson_runs_every_stage(home, tmp_path):
     results = json.loads((out / "results.json").read_text())
     counts = results["parameters"]
     assert 0 < counts["trainable"] < counts["total"]
-    assert results["training"]["steps"] == 3
+    assert 1 <= results["training"]["steps"] <= 3  # fewer when a loaded machine hits 60 s
     assert (out / "loss.png").is_file() and (out / "data" / "held_out.jsonl").is_file()
     if exporter() is not None:
         assert (out / "gguf" / "model.gguf").stat().st_size > 0
