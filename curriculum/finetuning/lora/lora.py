@@ -22,7 +22,12 @@ MLP = ("gate_proj", "up_proj", "down_proj")
 class LoRALinear(nn.Module):
     """Wraps ``base`` (kept as ``self.base``, frozen) with a rank-``r`` update."""
 
-    def __init__(self, base: nn.Linear, r: int = 8, alpha: float = 16, dropout: float = 0.0):
+    def __init__(
+        self, base: nn.Linear, r: int = 8, alpha: float = 16, dropout: float = 0.0,
+        dtype: torch.dtype | None = None,
+    ):  # fmt: skip
+        """``dtype``: of A and B (default: the base weight's). A bfloat16 base trains with
+        float32 adapters, so AdamW's small updates are not rounded away."""
         super().__init__()
         if r <= 0:
             raise ValueError("rank r must be positive")
@@ -30,9 +35,10 @@ class LoRALinear(nn.Module):
         self.r, self.alpha = r, alpha
         self.scaling = alpha / r
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        weight = base.weight
-        self.lora_A = nn.Parameter(weight.new_empty(r, base.in_features))
-        self.lora_B = nn.Parameter(weight.new_zeros(base.out_features, r))
+        dtype = dtype or base.weight.dtype
+        device = base.weight.device
+        self.lora_A = nn.Parameter(torch.empty(r, base.in_features, dtype=dtype, device=device))
+        self.lora_B = nn.Parameter(torch.zeros(base.out_features, r, dtype=dtype, device=device))
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
         for p in base.parameters():
             p.requires_grad_(False)
@@ -85,6 +91,7 @@ def inject_lora(
     r: int = 8,
     alpha: float = 16,
     dropout: float = 0.0,
+    dtype: torch.dtype | None = None,
 ) -> list[str]:
     """Freeze every parameter of ``model`` and replace each ``nn.Linear`` whose attribute name
     is in ``targets`` by a ``LoRALinear``. Returns the dotted names replaced."""
@@ -99,7 +106,7 @@ def inject_lora(
     for name, module in found:
         parent_name, _, attr = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, attr, LoRALinear(module, r=r, alpha=alpha, dropout=dropout))
+        setattr(parent, attr, LoRALinear(module, r=r, alpha=alpha, dropout=dropout, dtype=dtype))
     if not found:
         raise ValueError(f"no nn.Linear named {sorted(targets)} in the model")
     return [name for name, _ in found]

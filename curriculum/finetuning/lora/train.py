@@ -34,6 +34,9 @@ class TrainConfig:
     max_seconds: float = 900.0  # training stops here, the schedule follows the clock
     threads: int = 2
     seed: int = 0
+    # The frozen base in bfloat16 (this CPU has AVX512-BF16: matmuls ~2.5x faster than
+    # float32); the adapters and AdamW stay float32.
+    base_dtype: str = "bfloat16"
 
 
 def load_tokenizer(settings: Settings | None = None):
@@ -132,7 +135,9 @@ def train(
     torch.manual_seed(config.seed)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
-    inject_lora(model, config.targets, r=config.r, alpha=config.alpha, dropout=config.dropout)
+    model.to(getattr(torch, config.base_dtype))
+    inject_lora(model, config.targets, r=config.r, alpha=config.alpha, dropout=config.dropout,
+                dtype=torch.float32)  # fmt: skip
     encoded = [encode(e, tokenizer) for e in examples]
     usable = [(ids, n) for ids, n in encoded if len(ids) <= config.max_len]
     history = History([], [], [], skipped_long=len(encoded) - len(usable))
@@ -186,6 +191,7 @@ def save_merged(model: nn.Module, tokenizer, folder: Path) -> Path:
     """Fold the adapters into the weights and save a stock transformers checkpoint."""
     from curriculum.finetuning.lora.lora import strip_lora
 
+    model.float()  # merge in float32: the adapters' update is not rounded to bfloat16
     strip_lora(model)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)

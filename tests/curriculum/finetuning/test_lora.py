@@ -162,3 +162,17 @@ def test_strip_gives_stock_layout_with_merged_weights(pair):
     assert all(type(m) is not LoRALinear for m in ours.modules())
     assert set(ours.state_dict()) == set(tiny_qwen().state_dict())
     assert (adapted - plain).abs().max() < 1e-5
+
+
+def test_bfloat16_base_trains_float32_adapters():
+    torch.manual_seed(8)
+    base = torch.nn.Linear(32, 16).to(torch.bfloat16)
+    layer = LoRALinear(base, r=4, alpha=8, dtype=torch.float32)
+    torch.nn.init.normal_(layer.lora_B)
+    x = torch.randn(2, 32, dtype=torch.bfloat16)
+    out = layer(x)
+    assert out.dtype == torch.bfloat16
+    out.float().sum().backward()
+    assert layer.lora_A.grad.dtype == torch.float32 and layer.lora_B.grad.abs().max() > 0
+    expected = base(x).float() + x.float() @ layer.lora_A.T @ layer.lora_B.T * 2
+    assert (out.float() - expected).abs().max() < 0.1  # bfloat16 rounding of the output
