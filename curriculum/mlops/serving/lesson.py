@@ -3,7 +3,8 @@ exports and the packaged Q4_K_M, served by llama.cpp through the LLM gateway: ti
 token, time per token, throughput at 1, 2 and 4 concurrent requests, server memory.
 
 ``--quick`` does the same with a tiny random Qwen2 (real vocabulary) in a temporary data home,
-so that it finishes in well under a minute; its numbers only show the pipeline works.
+so that it finishes in about 30 s (2 cores, lightly loaded); its numbers only show the pipeline
+works.
 """
 
 from __future__ import annotations
