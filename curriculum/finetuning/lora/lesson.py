@@ -52,7 +52,9 @@ def run(out: Path, quick: bool = False, progress: Progress | None = None) -> Pat
     dataset.save(split, out / "data")
     config = trainer.TrainConfig()
     if quick:
-        config = trainer.TrainConfig(r=4, alpha=8, max_steps=3, grad_accum=2, max_seconds=60)
+        config = trainer.TrainConfig(
+            r=4, alpha=8, max_steps=3, grad_accum=2, max_seconds=60, max_cpu_seconds=60
+        )
     tokenizer = trainer.load_tokenizer(settings)
     if quick:
         model = trainer.tiny_model(QWEN_VOCAB)
@@ -75,6 +77,7 @@ def run(out: Path, quick: bool = False, progress: Progress | None = None) -> Pat
         results["training"] = {
             "steps": history.steps[-1], "examples_seen": history.examples_seen,
             "skipped_too_long": history.skipped_long, "seconds": history.seconds[-1],
+            "cpu_seconds": history.cpu_seconds[-1],
             "loss_start": history.loss[0], "loss_end": history.loss[-1],
             "loss_end_mean5": sum(history.loss[-5:]) / len(history.loss[-5:]),
         }  # fmt: skip
@@ -178,9 +181,11 @@ def _write(report, base_label, config, split, history, results, quick) -> None:
         f"Base: {base_label}. LoRA r={config.r}, alpha={config.alpha} (scaling "
         f"{config.alpha / config.r:g}), dropout {config.dropout} on {', '.join(config.targets)} "
         f"of every layer; AdamW lr {config.lr} (warmup {config.warmup}, cosine to 10% along "
-        f"the step or time budget), batch 1 x {config.grad_accum} accumulated, examples up to "
-        f"{config.max_len} tokens, loss on the answer tokens only, {config.threads} threads, "
-        "float32 on the CPU. Tracked in MLflow."
+        f"the step or time budget: {config.max_cpu_seconds:.0f} CPU seconds, at most "
+        f"{config.max_seconds:.0f} wall seconds), batch 1 x {config.grad_accum} accumulated, "
+        f"examples up to {config.max_len} tokens, loss on the answer tokens only, "
+        f"{config.threads} threads; base weights {config.base_dtype}, adapters float32, on "
+        "the CPU. Tracked in MLflow."
         + (" Quick mode: a tiny random model, so the numbers mean nothing." if quick else "")
     )
     report.section("Parameters", "Counted as in the LoRA paper: what the optimizer updates "
@@ -202,10 +207,11 @@ def _write(report, base_label, config, split, history, results, quick) -> None:
     report.table(["task", "method", "examples"], [(t, m, n) for (t, m), n in sorted(rows.items())])
     report.section("Training")
     report.table(
-        ["optimizer steps", "examples seen", "skipped (too long)", "seconds", "loss first step",
-         "loss last step", "mean of last 5"],
+        ["optimizer steps", "examples seen", "skipped (too long)", "wall s", "CPU s",
+         "loss first step", "loss last step", "mean of last 5"],
         [(training["steps"], training["examples_seen"], training["skipped_too_long"],
-          f"{training['seconds']:.0f}", f"{training['loss_start']:.3f}",
+          f"{training['seconds']:.0f}", f"{training['cpu_seconds']:.0f}",
+          f"{training['loss_start']:.3f}",
           f"{training['loss_end']:.3f}", f"{training['loss_end_mean5']:.3f}")],
     )  # fmt: skip
     figure, axes = new_figure(6.4, 3.6)
