@@ -21,4 +21,6 @@ BENCHMARKS = (
     "curriculum_lora",
     "curriculum_reranker",
     "curriculum_serving",
+    "curriculum_fsdp",
+    "curriculum_lmeval",
 )
