@@ -11,6 +11,7 @@ import gc
 import importlib.util
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -87,7 +88,8 @@ def run(out: Path, quick: bool = False, progress: Progress | None = None) -> Pat
         gguf = _export(hf_dir, out / "gguf" / "model.gguf", results)
         results["mlflow_run_id"] = run.run_id
         evaluated = _evaluate(gguf, split.held_out, settings, quick, progress, results, reused)
-        run.log_metrics({f"{row}.{k}": v for row, m in evaluated.items() for k, v in m.items()})
+        run.log_metrics({f"{_slug(row)}.{k}": v for row, m in evaluated.items()
+                         for k, v in m.items()})  # fmt: skip
         if gguf is not None and not quick:
             provenance = {
                 **run.provenance(), "base_model": trainer.BASE_MODEL,
@@ -106,6 +108,11 @@ def run(out: Path, quick: bool = False, progress: Progress | None = None) -> Pat
             results["published"] = str(published)
     _write(report, base_label, config, split, history, results, quick)
     return report.write()
+
+
+def _slug(label: str) -> str:
+    """A row label as an MLflow metric name (no parentheses allowed there)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_")
 
 
 def _export(hf_dir: Path, target: Path, results: dict) -> Path | None:
