@@ -2,7 +2,7 @@
 
 Runs ``ascent learn mamba``'s lesson with the full budget: the chunked scan against the
 sequential loop (largest relative gap, float32 and float64, outputs and gradients), each model
-trained for 240 s of wall-clock time on 2 threads with the same recipe (validation loss; the
+trained for 180 s of wall-clock time on 2 threads with the same recipe (validation loss; the
 GPT's is the baseline), and forward tokens/s at sequence lengths 128 to 4096 with 8,192 tokens
 per call, plus the growth exponent of time per sequence against length (1 = linear time).
 The report and figures go to ``<data home>/learn-output/mamba``.
@@ -20,7 +20,7 @@ from curriculum.llm_internals.mamba import lesson
 from shared.config import get_settings
 
 logger = logging.getLogger("benchmarks.curriculum_mamba")
-TRAIN_SECONDS = 240.0
+TRAIN_SECONDS = 180.0
 LENGTHS = [128, 256, 512, 1024, 2048, 4096]
 
 
