@@ -1,7 +1,7 @@
 """FSDP2 against DDP on 2 CPU ranks (gloo): per-rank memory, loss agreement, step time.
 
 The curriculum GPT (8 layers, 8 heads, width 512, context 128: ~25M parameters) trained for
-40 steps on Shakespeare with AdamW, global batch 16, in three separate launches of
+25 steps on Shakespeare with AdamW, global batch 16, in three separate launches of
 ``curriculum/mlops/fsdp/train.py``: one process, ``torchrun`` DDP, ``torchrun`` FSDP2
 (``fully_shard`` per block plus the root); one thread per process. Baseline, in the same run:
 DDP on the same ranks. Lines:
@@ -25,7 +25,7 @@ from pathlib import Path
 from benchmarks._common import main, result
 from curriculum.mlops.fsdp.compare import compare
 
-FULL = {"layers": 8, "heads": 8, "width": 512, "context": 128, "global_batch": 16, "steps": 40,
+FULL = {"layers": 8, "heads": 8, "width": 512, "context": 128, "global_batch": 16, "steps": 25,
         "threads": 1}  # fmt: skip
 QUICK = {"layers": 2, "heads": 2, "width": 64, "context": 64, "global_batch": 8, "steps": 10,
          "max_chars": 200_000, "threads": 1}  # fmt: skip
