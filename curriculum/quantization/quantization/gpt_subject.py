@@ -51,4 +51,4 @@ def subject(config: TrainConfig, calibration: int = 32, evaluation: int = 32) ->
 TINY = TrainConfig(
     model=GPTConfig(block_size=64, n_layer=2, n_head=2, n_embd=64), max_steps=100, eval_every=100
 )
-SMALL = TrainConfig(max_steps=1500, max_seconds=120.0, eval_every=500, schedule="time")
+SMALL = TrainConfig(max_steps=1500, max_seconds=90.0, eval_every=500, schedule="time")
