@@ -88,6 +88,8 @@ def run(out: Path, quick: bool = False, progress: Progress | None = None) -> Pat
         gguf = _export(hf_dir, out / "gguf" / "model.gguf", results)
         results["mlflow_run_id"] = run.run_id
         evaluated = _evaluate(gguf, split.held_out, settings, quick, progress, results, reused)
+        # Saved at once: the evaluation is the slow part, and must survive a later failure.
+        (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         run.log_metrics({f"{_slug(row)}.{k}": v for row, m in evaluated.items()
                          for k, v in m.items()})  # fmt: skip
         if gguf is not None and not quick:
