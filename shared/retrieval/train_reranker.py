@@ -41,6 +41,9 @@ class GroupTrainConfig:
     groups_per_batch: int = 8
     negatives: int = 7  # per group, at most
     learning_rate: float = 5e-5
+    # The head is new and starts near zero; its small weights also scale down every gradient
+    # that reaches the encoder. A larger rate for the head gets both moving sooner.
+    head_learning_rate: float | None = None  # None: learning_rate
     warmup: float = 0.1  # share of the schedule spent warming up
     max_length: int = 128
     max_seconds: float | None = None  # the schedule also decays to 0 by this wall time
@@ -126,7 +129,12 @@ def train_groups(
         torch.set_num_threads(config.threads)
     model = load_cross_encoder(base_dir, max_length=config.max_length, seed=config.seed)
     rng = random.Random(config.seed)  # noqa: S311 - shuffling, not security
-    optimiser = torch.optim.AdamW(model.model.parameters(), lr=config.learning_rate)
+    head = [p for n, p in model.model.named_parameters() if n.startswith("classifier.")]
+    body = [p for n, p in model.model.named_parameters() if not n.startswith("classifier.")]
+    head_rate = config.head_learning_rate or config.learning_rate
+    optimiser = torch.optim.AdamW([{"params": body, "scale": 1.0},
+                                   {"params": head, "scale": head_rate / config.learning_rate}],
+                                  lr=config.learning_rate)  # fmt: skip
     steps_per_epoch = math.ceil(len(groups) / config.groups_per_batch)
     total = steps_per_epoch * config.epochs
     history: list[Step] = []
@@ -145,7 +153,7 @@ def train_groups(
                     done = max(done, elapsed / config.max_seconds)
                 lr = _learning_rate(config, done)
                 for param_group in optimiser.param_groups:
-                    param_group["lr"] = lr
+                    param_group["lr"] = lr * param_group["scale"]
                 batch = order[first : first + config.groups_per_batch]
                 loss = _group_loss(model, batch, config)
                 loss.backward()

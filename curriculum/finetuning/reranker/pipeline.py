@@ -109,8 +109,10 @@ def train_and_publish(
         history = train_groups(groups, base_dir=base, out_dir=trained, config=recipe.train,
                                on_step=logged)  # fmt: skip
         train_seconds = history[-1].seconds if history else 0.0
-        untrained = save_untrained(base, Path(tmp) / "step0", seed=recipe.train.seed)
-        rerankers = {STEP0: untrained, **(extra_rerankers or {}), NEW: trained}
+        rerankers = {NEW: trained}
+        if recipe.baselines:
+            untrained = save_untrained(base, Path(tmp) / "step0", seed=recipe.train.seed)
+            rerankers = {STEP0: untrained, **(extra_rerankers or {}), NEW: trained}
         # Extra rerankers are compared on Jeopardy only: a scoring pass over the shop set
         # costs minutes of CPU per reranker.
         rows = asyncio.run(_evaluate(settings, recipe, rerankers, frozenset(extra_rerankers or ()),
@@ -166,6 +168,8 @@ def _headline(rows: list[Row]) -> dict[str, float]:
     out: dict[str, float] = {}
     for evalset in dict.fromkeys(r.evalset for r in rows):
         for key, reranker, config in HEADLINE:
+            if not any((r.evalset, r.reranker) == (evalset, reranker) for r in rows):
+                continue  # a baseline this run did not evaluate
             for name in ("ndcg_at_10", "mrr", "recall_at_10"):
                 out[f"{evalset}.{key}.{name}"] = metric(rows, evalset, reranker, config, name)
     return out
