@@ -3,7 +3,7 @@ before.
 
 Runs ``ascent learn lora`` in full (``curriculum.finetuning.lora.lesson``): the packaged
 Q4_K_M GGUF dequantized to float32, LoRA r=16 / alpha=32 on the attention and MLP projections,
-AdamW for 1,800 CPU seconds (15 minutes of 2 cores; at most 1,200 s of wall time),
+AdamW for 1,800 CPU seconds (15 minutes of 2 cores; at most 900 s of wall time),
 base weights in bfloat16, adapters float32, merge, GGUF q8_0 export, publish as
 ``qwen2.5-coder-0.5b-ascent``. Each held-out metric is one line whose baseline is the same
 metric of the base model re-encoded as q8_0 (the weights training started from, in the same

@@ -35,7 +35,7 @@ class TrainConfig:
     # shared with other jobs slows the run down instead of shortening it; a wall-clock cap
     # bounds the wait. Whichever runs out first ends training; the schedule follows it.
     max_cpu_seconds: float = 1800.0
-    max_seconds: float = 1200.0
+    max_seconds: float = 900.0
     threads: int = 2
     seed: int = 0
     # The frozen base in bfloat16 (this CPU has AVX512-BF16: matmuls ~2.5x faster than
