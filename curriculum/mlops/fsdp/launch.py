@@ -4,6 +4,7 @@ single-process reference. One GPU per rank where there are GPUs, else 2 CPU rank
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,12 @@ from pathlib import Path
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+# glibc keeps freed blocks below its (growing) mmap threshold in the heap, so RSS would go on
+# counting the full model freed after sharding and every freed all-gather buffer. A fixed
+# 64 KiB threshold maps each tensor separately and unmaps it on free: RSS follows the live
+# tensors (measured on a 25M-parameter GPT: FSDP's peak RSS 1.19x DDP's without it, 0.70x
+# with it; the tensor bytes are the same either way).
+CHILD_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}
 
 
 def default_ranks() -> int:
@@ -39,7 +46,8 @@ def launch(
     out.unlink(missing_ok=True)
     with log.open("w") as stream:
         done = subprocess.run(command(strategy, options, out, ranks), cwd=REPO_ROOT,
-                              stdout=stream, stderr=subprocess.STDOUT, timeout=timeout)  # fmt: skip
+                              env={**os.environ, **CHILD_ENV}, stdout=stream,
+                              stderr=subprocess.STDOUT, timeout=timeout)  # fmt: skip
     if done.returncode != 0 or not out.is_file():
         tail = log.read_text()[-3000:]
         raise RuntimeError(f"{strategy} run failed (exit {done.returncode}):\n{tail}")

@@ -154,7 +154,7 @@ def train(config: RunConfig) -> dict | None:
     generator = torch.Generator().manual_seed(config.seed)
     memory.reset_peak(cluster.device)
     setup_rss = memory.current_rss()
-    losses, seconds, states = [], [], {}
+    losses, norms, seconds, states = [], [], [], {}
     for step in range(config.steps):
         start = time.perf_counter()
         for group in optimizer.param_groups:
@@ -163,12 +163,13 @@ def train(config: RunConfig) -> dict | None:
         x, y = (local_slice(t, cluster).to(cluster.device) for t in batch)
         _, loss = model(x, y)
         loss.backward()  # DDP all-reduces gradients; FSDP reduce-scatters them to the owners
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # over all shards
         optimizer.step()
         if step == 0:  # parameters, gradients and AdamW moments all exist now
             states = state_bytes(inner, optimizer)
         optimizer.zero_grad(set_to_none=True)
         losses.append(mean_over_ranks(loss, cluster))
+        norms.append(float(norm.full_tensor() if isinstance(norm, DTensor) else norm))
         seconds.append(time.perf_counter() - start)
     rank_stats = {**states, "rss_setup": setup_rss, **memory.peak(cluster.device)}
     everyone = [rank_stats]
@@ -184,6 +185,7 @@ def train(config: RunConfig) -> dict | None:
         "device": cluster.device.type,
         "parameters": sum(p.numel() for p in inner.parameters()),  # a DTensor's is global
         "losses": losses,
+        "grad_norms": norms,  # before clipping
         "step_seconds": seconds,
         "ranks": everyone,
     }
