@@ -95,9 +95,11 @@ async def timed_request(gateway: LLMGateway, prompt: str, max_tokens: int) -> Re
     start = time.perf_counter()
     stamps = []
     # Greedy, and ignore_eos so that every request generates exactly max_tokens: the models
-    # then do the same amount of work whatever they would have answered.
+    # then do the same amount of work whatever they would have answered. No prompt cache: the
+    # few prompts repeat, and a cached prompt would reduce time to first token to one step.
+    extra = {"ignore_eos": True, "cache_prompt": False}
     async for _ in gateway.stream([{"role": "user", "content": prompt}], max_tokens=max_tokens,
-                                  temperature=0.0, extra_body={"ignore_eos": True}):  # fmt: skip
+                                  temperature=0.0, extra_body=extra):  # fmt: skip
         stamps.append(time.perf_counter())
     if not stamps:
         raise RuntimeError(f"{gateway.model} streamed nothing for {prompt!r}")
