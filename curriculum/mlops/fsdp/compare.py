@@ -10,9 +10,9 @@ from rich.progress import Progress
 
 from curriculum.foundations._report import track
 from curriculum.mlops.fsdp.launch import default_ranks, launch
+from curriculum.mlops.fsdp.train import STRATEGIES
 from curriculum.mlops.tracking import tracked_run
 
-STRATEGIES = ("single", "ddp", "fsdp")
 STATE_KEYS = ("param_bytes", "grad_bytes", "optim_bytes")
 
 
