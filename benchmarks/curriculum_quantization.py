@@ -53,7 +53,8 @@ def variants(group: int) -> dict:
     }
 
 
-def run(quick: bool) -> list[dict]:
+def run(quick: bool, only: set[str] | None = None, with_gguf: bool = True) -> list[dict]:
+    """``only``: a subset of the variants (float32 always runs: it is every line's baseline)."""
     from curriculum.mlops.tracking import tracked_run
 
     threads = 2 if os.getloadavg()[0] < 3 else 1
@@ -83,8 +84,9 @@ def run(quick: bool) -> list[dict]:
             key = "".join(c if c.isalnum() else "_" for c in row.variant.lower())
             run_.log_metrics({f"{key}_ppl": row.perplexity, f"{key}_bytes": row.total_bytes})
 
-        rows = compare.compare(subject, variants(group), on_row=on_row)
-        if not quick:
+        chosen = {k: v for k, v in variants(group).items() if not only or k in only | {"float32"}}
+        rows = compare.compare(subject, chosen, on_row=on_row)
+        if not quick and with_gguf:
             with tempfile.TemporaryDirectory() as folder:
                 for row in qwen.gguf_rows(
                     subject, Path(folder), ("q4_0", "q8_0"), rows[0].perplexity
@@ -115,8 +117,10 @@ def _lines(rows: list[Row], model: str, group: int) -> list[dict]:
             float_generate_tokens_per_s=base.generate_tokens_per_s,
             quantize_seconds=row.quantize_seconds, **row.extra,
         ))  # fmt: skip
-    gptq = by_name[f"GPTQ int4 g{group} act-order"]
-    rtn = by_name[f"RTN int4 g{group}"]
+    gptq = by_name.get(f"GPTQ int4 g{group} act-order")
+    rtn = by_name.get(f"RTN int4 g{group}")
+    if gptq is None or rtn is None:
+        return lines
     lines.append(result(
         "gptq_int4_vs_rtn_int4_perplexity", gptq.perplexity, "perplexity", rtn.perplexity,
         float_perplexity=base.perplexity,

@@ -83,7 +83,10 @@ def minmax_params(w: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tenso
     maxq = 2**bits - 1
     low = w.amin(1, keepdim=True).clamp(max=0)
     high = w.amax(1, keepdim=True).clamp(min=0)
-    scale = ((high - low) / maxq).clamp_min(1e-8).half().float()  # stored as float16
+    scale = (high - low) / maxq
+    # An all-zero group (GPTQ zeroes inputs that never fire) gets scale 1, and no scale may
+    # round to float16 zero: either would make w / scale NaN.
+    scale = torch.where(scale > 0, scale, 1.0).half().float().clamp_min(2**-24)
     zero = torch.round(-low / scale).clamp(0, maxq)
     return scale, zero
 

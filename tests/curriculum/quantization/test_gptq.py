@@ -81,3 +81,15 @@ def test_inverse_hessian_factor_is_the_upper_cholesky_of_the_inverse():
     reference = torch.linalg.cholesky(torch.linalg.inv(damped), upper=True)
     assert torch.equal(u, u.triu()) and (u.diagonal() > 0).all()
     assert torch.allclose(u, reference, rtol=1e-6, atol=1e-9)
+
+
+def test_inputs_that_never_fire_give_zero_weights_not_nan():
+    """A whole group of dead inputs (H_ii = 0) is zeroed; its grid must still be finite."""
+    x = correlated_inputs(512, 128, 0)
+    x[:, :32] = 0
+    hessian = 2 * x.T @ x / 512
+    w = torch.randn(8, 128, generator=torch.Generator().manual_seed(0))
+    for act_order in (False, True):
+        quant = gptq_quantize(w, hessian, GPTQConfig(group_size=32, act_order=act_order))
+        approx = quant.dequantize()
+        assert torch.isfinite(approx).all() and (approx[:, :32] == 0).all()
