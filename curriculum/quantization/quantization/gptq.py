@@ -93,9 +93,10 @@ def gptq_quantize(weight: torch.Tensor, hessian: torch.Tensor, config: GPTQConfi
 
 
 def _gptq(weight: torch.Tensor, hessian: torch.Tensor, config: GPTQConfig) -> GroupQuant:
-    # float32 as in the reference implementation; dampening keeps it well conditioned.
-    w = weight.detach().float().clone()
-    h = hessian.float().clone()
+    # float64 for the solve: real activations have outlier channels (diag(H) spanning ten
+    # orders of magnitude in Qwen), and float32 error feedback can then overflow.
+    w = weight.detach().double().clone()
+    h = hessian.double().clone()
     rows, cols = w.shape
     group = config.group_size or cols
     if cols % group:
@@ -118,7 +119,7 @@ def _gptq(weight: torch.Tensor, hessian: torch.Tensor, config: GPTQConfig) -> Gr
         w, h = w[:, order], h[order][:, order]
     u = inverse_hessian_cholesky(h, config.percdamp)
 
-    codes = torch.zeros(rows, cols)
+    codes = torch.zeros(rows, cols, dtype=torch.float64)
     for start in range(0, cols, config.block_size):
         end = min(start + config.block_size, cols)
         block = w[:, start:end].clone()
@@ -131,8 +132,8 @@ def _gptq(weight: torch.Tensor, hessian: torch.Tensor, config: GPTQConfig) -> Gr
                 scales[:, column : column + 1], zeros[:, column : column + 1] = minmax_params(
                     ahead.float(), config.bits
                 )
-            scale = scales[:, column : column + 1]
-            zero = zeros[:, column : column + 1]
+            scale = scales[:, column : column + 1].double()
+            zero = zeros[:, column : column + 1].double()
             q = quantize_codes(block[:, i : i + 1], scale, zero, config.bits)
             codes[:, start + i] = q[:, 0]
             error = (block[:, i] - (q[:, 0] - zero[:, 0]) * scale[:, 0]) / u_block[i, i]

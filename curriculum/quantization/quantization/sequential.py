@@ -111,6 +111,9 @@ def gptq_sequential(
             errors[f"{index}.{name}"] = relative_error(
                 linear.weight, quant.dequantize(), hessians[name].hessian
             )
+            if not errors[f"{index}.{name}"] < 0.1:  # NaN included: say where it happened
+                logger.warning("block %d %s: relative output error %s", index, name,
+                               errors[f"{index}.{name}"])  # fmt: skip
             set_module(block, name, QuantLinear(quant, linear.bias))
         for item in inputs:
             item.hidden = _run_block(block, item)
