@@ -107,6 +107,8 @@ def gptq_sequential(
             handle.remove()
         for name in names:
             linear = block.get_submodule(name)
+            if not torch.isfinite(hessians[name].hessian).all():
+                logger.warning("block %d %s: the calibration Hessian is not finite", index, name)
             quant = gptq_quantize(linear.weight, hessians[name].hessian, config)
             errors[f"{index}.{name}"] = relative_error(
                 linear.weight, quant.dequantize(), hessians[name].hessian
