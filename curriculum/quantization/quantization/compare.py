@@ -129,7 +129,9 @@ def compare(
     task = progress.add_task("variants", total=len(variants)) if progress else None
     rows = []
     for name, apply in variants.items():
-        model = subject.model if apply is None else copy.deepcopy(subject.model)
+        # A copy even for float32: transformers' GGUF loader leaves tensors that run several
+        # times slower than the same weights copied, which would flatter every variant.
+        model = copy.deepcopy(subject.model)
         start = time.perf_counter()
         extra = {} if apply is None else apply(subject, model)
         seconds = time.perf_counter() - start
