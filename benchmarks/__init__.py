@@ -18,6 +18,7 @@ BENCHMARKS = (
     "curriculum_bpe",
     "curriculum_gpt",
     "curriculum_mamba",
+    "curriculum_quantization",
     "curriculum_lora",
     "curriculum_reranker",
     "curriculum_serving",
