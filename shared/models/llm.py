@@ -120,11 +120,14 @@ def embedded_server_url(settings: Settings, model_name: str | None = None) -> st
         return server.base_url
 
 
-def stop_embedded_servers() -> None:
+def stop_embedded_servers(names: Sequence[str] | None = None) -> None:
+    """Stop the embedded servers of ``names`` (default: all). Code that starts a server for
+    one model should stop only that one: others may be shared with the rest of the process."""
     with _embedded.lock:
-        for server in _embedded.servers.values():
-            server.stop()
-        _embedded.servers.clear()
+        for name in list(_embedded.servers) if names is None else names:
+            server = _embedded.servers.pop(name, None)
+            if server is not None:
+                server.stop()
 
 
 class LLMGateway:

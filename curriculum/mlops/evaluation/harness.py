@@ -122,7 +122,7 @@ def evaluate_models(
             try:
                 result = evaluate(GatewayLM(model, settings), model, limit=limit)
             finally:
-                stop_embedded_servers()
+                stop_embedded_servers([model])
             results.append(result)
             tracked.log_metrics({f"{metric}/{task}/{model}": value
                                  for task, metrics in result.scores.items()
