@@ -159,7 +159,7 @@ async def measure_model(
         runs = [await load_test(gateway, pid, c, rounds, max_tokens) for c in concurrencies]
     finally:
         await gateway.aclose()
-        stop_embedded_servers()
+        stop_embedded_servers([model])  # only ours: others may share this process
     return ModelResult(model, idle, load_s, runs)
 
 
