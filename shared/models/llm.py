@@ -9,6 +9,7 @@ JSON-schema output, timeouts, retries, a concurrency limit and token accounting.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import threading
@@ -145,8 +146,9 @@ class LLMGateway:
     def is_embedded(self) -> bool:
         return not self.settings.llm_base_url
 
-    @property
+    @functools.cached_property
     def default_sampling(self) -> dict[str, float]:
+        """Read once per gateway: it is merged into every request."""
         if self.model in MODELS:
             return MODELS[self.model].sampling
         # A fine-tune keeps its base model's sampling (its provenance names the base).

@@ -109,15 +109,7 @@ class GPT(nn.Module):
         return logits, F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 
     def configure_optimizer(self, lr: float, weight_decay: float, betas=(0.9, 0.95)):
-        """AdamW; weight decay on matrices only (not biases, LayerNorm gains, ...)."""
-        params = [p for p in self.parameters() if p.requires_grad]
-        decay = [p for p in params if p.dim() >= 2]
-        no_decay = [p for p in params if p.dim() < 2]
-        groups = [
-            {"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ]
-        return torch.optim.AdamW(groups, lr=lr, betas=betas)
+        return adamw_decaying_matrices(self, lr, weight_decay, betas)
 
     @torch.no_grad()
     def generate(
@@ -147,6 +139,16 @@ class GPT(nn.Module):
             next_id = torch.multinomial(probs, 1, generator=generator)
             ids = torch.cat([ids, next_id], dim=1)
         return ids
+
+
+def adamw_decaying_matrices(model: nn.Module, lr: float, weight_decay: float, betas):
+    """AdamW; weight decay on matrices only (not biases, norm gains, per-channel vectors)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=lr, betas=betas)
 
 
 def filter_probs(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from curriculum.llm_internals.gpt.model import filter_probs
+from curriculum.llm_internals.gpt.model import adamw_decaying_matrices, filter_probs
 from curriculum.llm_internals.mamba.scan import selective_scan
 
 
@@ -139,15 +139,8 @@ class MambaLM(nn.Module):
         return logits, loss
 
     def configure_optimizer(self, lr: float, weight_decay: float, betas=(0.9, 0.95)):
-        """AdamW; weight decay on matrices only (not A_log, D, Δ biases, norms)."""
-        decay, no_decay = [], []
-        for p in self.parameters():
-            (no_decay if p.dim() < 2 else decay).append(p)
-        groups = [
-            {"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ]
-        return torch.optim.AdamW(groups, lr=lr, betas=betas)
+        """The GPT's AdamW: no decay on A_log, D, the Δ biases or the norms (all vectors)."""
+        return adamw_decaying_matrices(self, lr, weight_decay, betas)
 
     def step_logits(self, token: torch.Tensor, states: list[dict]) -> torch.Tensor:
         x = self.embedding(token)
