@@ -6,7 +6,8 @@ standard-library modules, even-indexed files for calibration (32 windows of 256 
 odd-indexed ones for evaluation (4 windows of 512 tokens); see curriculum/quantization/
 quantization/qwen.py. Variants, all on the 168 linear layers of the 24 blocks (embeddings,
 norms and the head stay float32): round-to-nearest int8 per channel, RTN int4 with groups of
-128, GPTQ int4 g128 with act-order (ours, from scratch), bitsandbytes NF4 and LLM.int8();
+128, GPTQ int4 g128 with act-order (ours, from scratch), the same two int4 methods per
+channel (no groups: the GPTQ paper's setting), bitsandbytes NF4 and LLM.int8();
 plus llama.cpp's Q8_0 and Q4_0 written by curriculum/finetuning/gguf_export.py (all matrices,
 head in Q8_0) and scored through transformers.
 
@@ -48,6 +49,10 @@ def variants(group: int) -> dict:
         f"RTN int4 g{group}": compare.rtn(4, group),
         f"GPTQ int4 g{group} act-order": compare.gptq(GPTQConfig(group_size=group)),
         "RTN int8 per-channel": compare.rtn(8, None),
+        # The GPTQ paper's own setting (one grid per output row, no groups), where round-to-
+        # nearest int4 loses most and error compensation has the most to win back.
+        "RTN int4 per-channel": compare.rtn(4, None),
+        "GPTQ int4 per-channel act-order": compare.gptq(GPTQConfig(group_size=0)),
         "bitsandbytes nf4": compare.bnb("nf4"),
         "bitsandbytes int8": compare.bnb("int8"),
     }
@@ -117,18 +122,22 @@ def _lines(rows: list[Row], model: str, group: int) -> list[dict]:
             float_generate_tokens_per_s=base.generate_tokens_per_s,
             quantize_seconds=row.quantize_seconds, **row.extra,
         ))  # fmt: skip
-    gptq = by_name.get(f"GPTQ int4 g{group} act-order")
-    rtn = by_name.get(f"RTN int4 g{group}")
-    if gptq is None or rtn is None:
-        return lines
-    lines.append(result(
-        "gptq_int4_vs_rtn_int4_perplexity", gptq.perplexity, "perplexity", rtn.perplexity,
-        float_perplexity=base.perplexity,
-        target=f"GPTQ <= {TARGET_VS_FLOAT} x float and < RTN",
-        target_met=bool(gptq.perplexity <= TARGET_VS_FLOAT * base.perplexity
-                        and gptq.perplexity < rtn.perplexity),
-        model=model,
-    ))  # fmt: skip
+    for suffix, grouping in ((f"g{group}", f"groups of {group}"), ("per-channel", "per channel")):
+        gptq = by_name.get(f"GPTQ int4 {suffix} act-order")
+        rtn = by_name.get(f"RTN int4 {suffix}")
+        if gptq is None or rtn is None:
+            continue
+        name = "gptq_int4_vs_rtn_int4_perplexity" + (
+            "_per_channel" if suffix == "per-channel" else ""
+        )
+        lines.append(result(
+            name, gptq.perplexity, "perplexity", rtn.perplexity,
+            float_perplexity=base.perplexity, grouping=grouping,
+            target=f"GPTQ <= {TARGET_VS_FLOAT} x float and < RTN",
+            target_met=bool(gptq.perplexity <= TARGET_VS_FLOAT * base.perplexity
+                            and gptq.perplexity < rtn.perplexity),
+            model=model,
+        ))  # fmt: skip
     return lines
 
 
