@@ -9,7 +9,9 @@ norms and the head stay float32): round-to-nearest int8 per channel, RTN int4 wi
 128, GPTQ int4 g128 with act-order (ours, from scratch), the same two int4 methods per
 channel (no groups: the GPTQ paper's setting), bitsandbytes NF4 and LLM.int8();
 plus llama.cpp's Q8_0 and Q4_0 written by curriculum/finetuning/gguf_export.py (all matrices,
-head in Q8_0) and scored through transformers.
+head in Q8_0) and scored through transformers. The GPTQ g128 model, once measured, is
+published as ``qwen2.5-coder-0.5b-gptq-q4_1`` (Q4_1 GGUF from its codes; see curriculum/
+quantization/quantization/publish.py), with this run in its provenance.
 
 Every line's baseline is the float32 model measured in the same run. Targets: GPTQ int4 within
 +10% of float32 perplexity and below RTN int4. Threads: 2 when the machine is idle at the
@@ -84,13 +86,20 @@ def run(quick: bool, only: set[str] | None = None, with_gguf: bool = True) -> li
                 CALIBRATION, CALIBRATION_LENGTH, EVALUATION, EVALUATION_LENGTH
             )
 
+        measured: dict[str, Row] = {}
+
         def on_row(row: Row) -> None:  # logged as it comes: a cut-short run keeps its rows
             logger.info("row %s", json.dumps(row.as_dict()))
             key = "".join(c if c.isalnum() else "_" for c in row.variant.lower())
             run_.log_metrics({f"{key}_ppl": row.perplexity, f"{key}_bytes": row.total_bytes})
+            measured[row.variant] = row
+
+        def on_model(row: Row, model: torch.nn.Module) -> None:
+            if not quick and row.variant == f"GPTQ int4 g{group} act-order":
+                row.extra["published"] = _publish(run_, command, params, measured, row, model)
 
         chosen = {k: v for k, v in variants(group).items() if not only or k in only | {"float32"}}
-        rows = compare.compare(subject, chosen, on_row=on_row)
+        rows = compare.compare(subject, chosen, on_row=on_row, on_model=on_model)
         if not quick and with_gguf:
             with tempfile.TemporaryDirectory() as folder:
                 for row in qwen.gguf_rows(
@@ -104,6 +113,25 @@ def run(quick: bool, only: set[str] | None = None, with_gguf: bool = True) -> li
         for line in lines:
             line.update(peak_rss_gb=round(peak, 2), mlflow_run_id=run_.run_id)
     return lines
+
+
+def _publish(
+    run_, command: str, params: dict, measured: dict[str, Row], row: Row, model, settings=None
+) -> str:
+    """Publish the GPTQ model as a Q4_1 GGUF; its metrics are this run's rows so far.
+    ``settings``: where the registry is (default: the configured data home)."""
+    from curriculum.quantization.quantization import publish
+
+    metrics = {"float32_perplexity": measured["float32"].perplexity,
+               "gptq_perplexity": row.perplexity, **row.extra,
+               "quantize_seconds": row.quantize_seconds}  # fmt: skip
+    rtn = measured.get(f"RTN int4 g{params['group_size']}")
+    if rtn is not None:
+        metrics["rtn_perplexity"] = rtn.perplexity
+    provenance = publish.gptq_provenance(run_, command, params, metrics)
+    path = publish.publish_gptq_model(model, provenance, settings=settings)
+    logger.info("published %s", path)
+    return path.name
 
 
 def _lines(rows: list[Row], model: str, group: int) -> list[dict]:

@@ -4,9 +4,11 @@ This re-implements the Qwen2 path of llama.cpp's ``convert_hf_to_gguf.py`` on to
 ``gguf`` package's ``GGUFWriter``: hyperparameters from ``config.json`` become ``qwen2.*``
 metadata, each safetensors tensor is renamed to llama.cpp's scheme (``blk.N.attn_q.weight``...)
 and stored as f32, f16 or a llama.cpp block quantization computed by ``gguf.quants`` (the
-reference NumPy implementations of Q8_0 and Q4_0). The tokenizer (BPE vocabulary, merges,
-token types, special ids, chat template) is copied from a reference GGUF of the same model
-family, by default the packaged Qwen2.5-Coder-0.5B: fine-tuning never changes the vocabulary.
+reference NumPy implementations of Q8_0 and Q4_0). ``export_quantized_gguf`` writes a model
+quantized in memory by curriculum/quantization (GPTQ, RTN): its int4 linears become Q4_1
+blocks packed from their codes as they are. The tokenizer (BPE vocabulary, merges, token
+types, special ids, chat template) is copied from a reference GGUF of the same model family,
+by default the packaged Qwen2.5-Coder-0.5B: fine-tuning never changes the vocabulary.
 
 ``python -m curriculum.finetuning.gguf_export export HF_DIR OUT.gguf --dtype q8_0``
 ``python -m curriculum.finetuning.gguf_export quantize IN.gguf OUT.gguf --dtype q4_0``
@@ -19,7 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +57,9 @@ DTYPES: dict[str, tuple[GGMLQuantizationType, LlamaFileType]] = {
 # 4-bit files). gguf.quants cannot write K-quants, so below 8 bits the head gets Q8_0.
 HEAD_TYPE_BELOW_8_BITS = GGMLQuantizationType.Q8_0
 LOW_BIT = {GGMLQuantizationType.Q4_0, GGMLQuantizationType.Q5_0}
+# Our group-wise int4 (curriculum/quantization) is written as Q4_1: 32 weights per block.
+Q4_1 = GGMLQuantizationType.Q4_1
+Q4_1_BLOCK = 32
 
 GLOBAL_NAMES = {
     "model.embed_tokens.weight": "token_embd.weight",
@@ -76,6 +81,9 @@ LAYER_NAMES = {
     "mlp.down_proj.weight": "ffn_down.weight",
 }
 LAYER_RE = re.compile(r"^model\.layers\.(\d+)\.(.+)$")
+
+# A tensor ready for GGUFWriter.add_tensor: llama.cpp name, data as stored, GGML type.
+Tensor = tuple[str, np.ndarray, GGMLQuantizationType]
 
 
 class GGUFExportError(ValueError):
@@ -113,6 +121,58 @@ def encode(array: np.ndarray, qtype: GGMLQuantizationType) -> np.ndarray:
     if qtype == GGMLQuantizationType.F16:
         return np.ascontiguousarray(array, dtype=np.float16)
     return ggml_quants.quantize(np.ascontiguousarray(array, dtype=np.float32), qtype)
+
+
+def pack_q4_1(
+    codes: np.ndarray, scales: np.ndarray, zeros: np.ndarray, group_size: int
+) -> np.ndarray:
+    """Group-wise int4 weights, value = (code - zero) * scale, as llama.cpp Q4_1 blocks.
+
+    ``codes``: (rows, cols) in 0..15; ``scales`` (float16 values) and ``zeros`` (integers):
+    (rows, cols / group_size); ``group_size`` a multiple of 32. Returns uint8 (rows, cols / 32
+    * 20), the byte layout ``GGUFWriter.add_tensor(..., raw_dtype=Q4_1)`` takes.
+
+    Q4_1 stores blocks of 32 weights of a row as value = d * q + m: f16 d, f16 m, then 16
+    bytes where byte j holds q[j] (low nibble) and q[j + 16] (high nibble). A group is a whole
+    number of blocks, each with q = code, d = scale, m = -scale * zero. Codes and d carry over
+    exactly; m is rounded to float16 (relative error <= 2^-11 of scale * zero): that rounding
+    is the only difference between the file and (code - zero) * scale."""
+    codes = np.asarray(codes)
+    scales = np.asarray(scales, dtype=np.float32)
+    zeros = np.asarray(zeros, dtype=np.float32)
+    rows, cols = codes.shape
+    if group_size <= 0 or group_size % Q4_1_BLOCK:
+        raise GGUFExportError(f"group size {group_size} is not a multiple of Q4_1's block of 32")
+    groups = (rows, cols // group_size)
+    if cols % group_size or scales.shape != groups or zeros.shape != groups:
+        raise GGUFExportError(
+            f"codes {codes.shape}, scales {scales.shape}, zeros {zeros.shape} do not fit "
+            f"groups of {group_size} columns"
+        )
+    if codes.size and (codes.min() < 0 or codes.max() > 15):
+        raise GGUFExportError("codes must lie in 0..15 (4 bits) for Q4_1")
+    d = scales.astype("<f2")
+    if not np.array_equal(d.astype(np.float32), scales):
+        raise GGUFExportError("scales are not float16 values: Q4_1 could not hold them exactly")
+    m = (-(scales * zeros)).astype("<f2")  # the product is exact in float32; f16 rounds it
+    if not np.isfinite(m).all():
+        raise GGUFExportError("scale * zero overflows float16")
+    per_group = group_size // Q4_1_BLOCK
+    blocks = cols // Q4_1_BLOCK
+    halves = codes.astype(np.uint8).reshape(rows, blocks, 2, Q4_1_BLOCK // 2)
+    qs = halves[:, :, 0] | (halves[:, :, 1] << np.uint8(4))
+    d_bytes = np.repeat(d, per_group, axis=1).view(np.uint8).reshape(rows, blocks, 2)
+    m_bytes = np.repeat(m, per_group, axis=1).view(np.uint8).reshape(rows, blocks, 2)
+    return np.concatenate([d_bytes, m_bytes, qs], axis=-1).reshape(rows, -1)
+
+
+def quant_linear_q4_1(layer) -> np.ndarray:
+    """A QuantLinear's weight (codes, float16 scales, uint8 zeros) as Q4_1 bytes."""
+    if layer.bits != 4:
+        raise GGUFExportError(f"{layer.bits}-bit codes: Q4_1 holds 4-bit codes only")
+    return pack_q4_1(
+        layer.codes().numpy(), layer.scales.float().numpy(), layer.zeros.numpy(), layer.group_size
+    )
 
 
 def _rope_theta(config: dict) -> float:
@@ -186,23 +246,86 @@ def export_gguf(
     """
     if dtype not in DTYPES:
         raise GGUFExportError(f"dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
-    hf_model_dir, out_path = Path(hf_model_dir), Path(out_path)
+    hf_model_dir = Path(hf_model_dir)
     config = json.loads((hf_model_dir / "config.json").read_text())
-    tied = bool(config.get("tie_word_embeddings", False))
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_path.with_name(out_path.name + ".partial")
-    writer = GGUFWriter(partial, ARCH, use_temp_file=True)
-    write_hparams(writer, config, name=hf_model_dir.name)
-    writer.add_file_type(DTYPES[dtype][1])
-    writer.add_quantization_version(GGML_QUANT_VERSION)
-    copy_tokenizer(writer, read_metadata(tokenizer_gguf or packaged_tokenizer_gguf()),
-                   config["vocab_size"])  # fmt: skip
-    for hf_name, array in _safetensors(hf_model_dir):
+    tensors = _encoded(_safetensors(hf_model_dir), dtype, _tied(config))
+    return _write_gguf(
+        out_path, config, hf_model_dir.name, DTYPES[dtype][1], tokenizer_gguf, tensors
+    )
+
+
+def export_quantized_gguf(
+    model, out_path: Path, rest_dtype: str = "q8_0", tokenizer_gguf: Path | None = None,
+    name: str = "qwen2-int4",
+) -> Path:  # fmt: skip
+    """Write a transformers Qwen2 model held in memory whose linears are (partly) QuantLinear
+    modules with 4-bit codes, e.g. after GPTQ or RTN in curriculum/quantization.
+
+    Those linears go as Q4_1 straight from their codes, scales and zero points (no
+    re-quantization: see ``pack_q4_1``); every other tensor as ``export_gguf`` writes it at
+    ``rest_dtype`` (norms and biases f32, embeddings and head at ``rest_dtype``)."""
+    from curriculum.quantization.quantization.quant_linear import QuantLinear
+
+    if rest_dtype not in DTYPES:
+        raise GGUFExportError(f"dtype {rest_dtype!r}; choose one of {', '.join(DTYPES)}")
+    quantized = {n: m for n, m in model.named_modules() if isinstance(m, QuantLinear)}
+    if not quantized:
+        raise GGUFExportError("the model holds no QuantLinear; export_gguf writes float models")
+    for layer_name, layer in quantized.items():  # fail before a partial file is written
+        if layer.bits != 4 or layer.group_size % Q4_1_BLOCK:
+            raise GGUFExportError(
+                f"{layer_name}: {layer.bits}-bit codes in groups of {layer.group_size}; Q4_1 "
+                "needs 4-bit codes in groups that are a multiple of 32"
+            )
+    config = model.config.to_dict()
+    tensors = _model_tensors(model.state_dict(), quantized, rest_dtype, _tied(config))
+    return _write_gguf(out_path, config, name, LlamaFileType.MOSTLY_Q4_1, tokenizer_gguf, tensors)
+
+
+def _model_tensors(state: dict, quantized: dict, rest_dtype: str, tied: bool) -> Iterator[Tensor]:
+    for hf_name, tensor in state.items():
+        owner, _, leaf = hf_name.rpartition(".")
+        if owner in quantized and leaf in ("scales", "zeros"):
+            continue  # inside the Q4_1 blocks
+        if owner in quantized and leaf == "qweight":
+            yield tensor_name(f"{owner}.weight"), quant_linear_q4_1(quantized[owner]), Q4_1
+        else:
+            yield from _encoded([(hf_name, tensor.detach().float().numpy())], rest_dtype, tied)
+
+
+def _tied(config: dict) -> bool:
+    return bool(config.get("tie_word_embeddings", False))
+
+
+def _encoded(
+    hf_tensors: Iterable[tuple[str, np.ndarray]], dtype: str, tied: bool
+) -> Iterator[Tensor]:
+    """Each float tensor under llama.cpp's name, encoded at its storage type for ``dtype``."""
+    for hf_name, array in hf_tensors:
         if tied and hf_name == "lm_head.weight":
             continue  # llama.cpp reuses token_embd when output.weight is absent
         name = tensor_name(hf_name)
         qtype = storage_type(name, array.shape, dtype, tied)
-        writer.add_tensor(name, encode(array, qtype), raw_dtype=qtype)
+        yield name, encode(array, qtype), qtype
+
+
+def _write_gguf(
+    out_path: Path, config: dict, name: str, file_type: LlamaFileType,
+    tokenizer_gguf: Path | None, tensors: Iterable[Tensor],
+) -> Path:  # fmt: skip
+    """Hyperparameters, tokenizer and the already encoded ``tensors``; the file appears under
+    ``out_path`` only once complete."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_path.with_name(out_path.name + ".partial")
+    writer = GGUFWriter(partial, ARCH, use_temp_file=True)
+    write_hparams(writer, config, name=name)
+    writer.add_file_type(file_type)
+    writer.add_quantization_version(GGML_QUANT_VERSION)
+    copy_tokenizer(writer, read_metadata(tokenizer_gguf or packaged_tokenizer_gguf()),
+                   config["vocab_size"])  # fmt: skip
+    for tensor, data, qtype in tensors:
+        writer.add_tensor(tensor, data, raw_dtype=qtype)
     _finish(writer)
     partial.replace(out_path)
     return out_path

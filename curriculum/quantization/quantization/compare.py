@@ -124,8 +124,12 @@ def compare(
     variants: dict[str, Callable[[Subject, nn.Module], dict] | None],
     progress: Progress | None = None,
     on_row: Callable[[Row], None] | None = None,
+    on_model: Callable[[Row, nn.Module], None] | None = None,
 ) -> list[Row]:
-    """Measure each variant (None: the float model itself) on a fresh copy of the model."""
+    """Measure each variant (None: the float model itself) on a fresh copy of the model.
+
+    ``on_model(row, model)`` sees each variant's model once measured, before it is dropped
+    (e.g. to publish one)."""
     task = progress.add_task("variants", total=len(variants)) if progress else None
     rows = []
     for name, apply in variants.items():
@@ -138,6 +142,8 @@ def compare(
         rows.append(measure(subject, name, model, seconds, extra))
         if on_row:
             on_row(rows[-1])
+        if on_model:
+            on_model(rows[-1], model)
         del model
         if progress is not None:
             progress.advance(task)

@@ -23,28 +23,10 @@ from curriculum.finetuning.gguf_export import (
 )
 from curriculum.mlops.serving.parity import llama_cpp_greedy, transformers_greedy
 from curriculum.mlops.serving.tiny import save_tiny_qwen2
+from tests.curriculum.finetuning.conftest import N_LAYERS, PROMPTS
 
 Q = gguf.GGMLQuantizationType
-N_LAYERS = 2
-PROMPTS = ([151644, 872, 198, 7985, 264, 729], [750, 75698, 1445, 982])  # Qwen2.5 BPE ids
-
-
-@pytest.fixture(scope="module", autouse=True)
-def packaged_home(data_home):
-    # The tokenizer reference is the packaged GGUF, assembled once in the shared test home.
-    from shared.config import get_settings
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ASCENT_DATA_HOME", str(data_home))
-        get_settings.cache_clear()
-        yield
-    get_settings.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> tuple[object, Path]:
-    folder = tmp_path_factory.mktemp("tiny-qwen2")
-    return save_tiny_qwen2(folder, layers=N_LAYERS), folder
+pytestmark = pytest.mark.usefixtures("packaged_home")  # the fixtures: conftest.py
 
 
 def hf_tensors(folder: Path) -> dict[str, np.ndarray]:
