@@ -364,19 +364,34 @@ def quantize_gguf(in_path: Path, out_path: Path, dtype: str = "q8_0") -> Path:
     return out_path
 
 
+def load_dequantized(gguf_path: Path, dtype=None):
+    """A transformers model from a GGUF file, its weights dequantized to ``dtype`` (float32 by
+    default), with every mark of the GGUF quantization removed.
+
+    transformers dequantizes GGUF on load but still treats the model as quantized: it refuses
+    ``save_pretrained``, ``.float()`` and ``.half()``. Once dequantized the weights are plain
+    tensors, so the quantizer's own ``remove_quantization_config`` clears those marks."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    gguf_path = Path(gguf_path)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf_path.parent, gguf_file=gguf_path.name, dtype=dtype or torch.float32
+    )
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is not None:
+        quantizer.remove_quantization_config(model)
+    return model
+
+
 def dequantize_packaged(out_dir: Path, gguf_path: Path | None = None) -> Path:
     """Save a GGUF model (default: the packaged Qwen2.5-Coder-0.5B Q4_K_M) as a transformers
-    checkpoint with f32 safetensors.
-
-    transformers dequantizes GGUF on load but refuses to save a model that remembers its
-    GGUF quantization config; once dequantized the weights are plain tensors, so drop it."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    checkpoint with f32 safetensors."""
+    from transformers import AutoTokenizer
 
     gguf_path = Path(gguf_path or packaged_tokenizer_gguf())
-    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    model = load_dequantized(gguf_path)
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-    del model.config.quantization_config
-    model.hf_quantizer = None
     out_dir = Path(out_dir)
     partial = out_dir.with_name(out_dir.name + ".partial")
     model.save_pretrained(partial)

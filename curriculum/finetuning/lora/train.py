@@ -60,16 +60,10 @@ def load_tokenizer(settings: Settings | None = None):
 
 def load_base_model(settings: Settings | None = None, dtype: torch.dtype = torch.float32):
     """Qwen2.5-Coder-0.5B-Instruct, dequantized from the packaged Q4_K_M GGUF."""
-    from transformers import AutoModelForCausalLM
+    from curriculum.finetuning.gguf_export import load_dequantized
 
     settings = settings or get_settings()
-    gguf = ModelRegistry(settings.models_dir).path(BASE_MODEL)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=dtype)
-    # Once dequantized the weights are plain tensors; without this, save_pretrained refuses.
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.hf_quantizer = None
-    return model
+    return load_dequantized(ModelRegistry(settings.models_dir).path(BASE_MODEL), dtype)
 
 
 def tiny_model(vocab_size: int):

@@ -38,11 +38,13 @@ def model_folder() -> Path:
 def load(folder: Path | None = None, gguf_file: str = "model.gguf"):
     """(model, tokenizer) from a GGUF, dequantized to float32. Nothing is downloaded."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # transformers reads it; no network here
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from curriculum.finetuning.gguf_export import load_dequantized
 
     folder = folder or model_folder()
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
+    model = load_dequantized(Path(folder) / gguf_file)
     return model.eval(), tokenizer
 
 
