@@ -95,13 +95,33 @@ def encode(example: Example, tokenizer) -> tuple[list[int], int]:
     return prompt_ids + answer_ids, len(prompt_ids)
 
 
-def answer_loss(model: nn.Module, ids: list[int], prompt_len: int) -> torch.Tensor:
-    """Mean cross-entropy of the answer tokens. The vocabulary projection (151k x 896, a
-    fifth of the model) runs only on the answer positions, not the whole prompt."""
+def answer_loss(
+    model: nn.Module, ids: list[int], prompt_len: int, reduction: str = "mean"
+) -> torch.Tensor:
+    """Cross-entropy of the answer tokens (their mean, or ``reduction="sum"``). The vocabulary
+    projection (151k x 896, a fifth of the model) runs only on the answer positions, not the
+    whole prompt."""
     tokens = torch.tensor([ids])
     hidden = model.model(input_ids=tokens).last_hidden_state[0, prompt_len - 1 : -1]
     logits = model.lm_head(hidden)
-    return nn.functional.cross_entropy(logits.float(), tokens[0, prompt_len:])
+    return nn.functional.cross_entropy(logits.float(), tokens[0, prompt_len:], reduction=reduction)
+
+
+def batch_loss_backward(model: nn.Module, batch: list[tuple[list[int], int]]) -> float:
+    """Backpropagate the mean cross-entropy over every answer token of ``batch``, one example
+    at a time (activations of one example in memory); returns that mean.
+
+    Every answer token weighs the same. A mean per example would give each of the 7 tokens
+    of an empty review ({"comments":[]}) ten times the weight of a token of a 60-token
+    finding, so the token that decides "finding or not" would be pulled towards "not" by the
+    few clean examples: the first full run learned to answer every diff with no comments."""
+    answer_tokens = sum(len(ids) - prompt_len for ids, prompt_len in batch)
+    total = 0.0
+    for ids, prompt_len in batch:
+        loss = answer_loss(model, ids, prompt_len, reduction="sum") / answer_tokens
+        loss.backward()
+        total += loss.item()
+    return total
 
 
 def learning_rate(step: int, elapsed: float, cpu: float, config: TrainConfig) -> float:
@@ -157,13 +177,9 @@ def train(
                 break
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, elapsed, cpu, config)
-            total = 0.0
-            for _ in range(config.grad_accum):
-                ids, prompt_len = usable[cursor % len(usable)]
-                cursor += 1
-                loss = answer_loss(model, ids, prompt_len) / config.grad_accum
-                loss.backward()
-                total += loss.item()
+            batch = [usable[(cursor + i) % len(usable)] for i in range(config.grad_accum)]
+            cursor += config.grad_accum
+            total = batch_loss_backward(model, batch)
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)

@@ -56,3 +56,40 @@ def test_quick_lesson_runs_every_stage(home, tmp_path):
         assert "skipped" in results["export"]
     assert ArtifactRegistry(home / "models").names() == published_before
     assert PUBLISHED_NAME not in published_before or "published" not in results
+
+
+def test_batch_loss_weighs_every_answer_token_the_same():
+    """A short answer (an empty review) must not outweigh the tokens of a long one."""
+    from curriculum.finetuning.lora.train import batch_loss_backward, tiny_model
+
+    model = tiny_model(vocab_size=512)
+    generator = torch.Generator().manual_seed(1)
+    short = (torch.randint(0, 512, (12,), generator=generator).tolist(), 9)  # 3 answer tokens
+    long = (torch.randint(0, 512, (40,), generator=generator).tolist(), 10)  # 30 answer tokens
+
+    def gradient(loss_fn) -> torch.Tensor:
+        model.zero_grad()
+        loss_fn()
+        return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+    def every_token_once() -> float:
+        logits, targets = [], []
+        for ids, prompt_len in (short, long):
+            tokens = torch.tensor([ids])
+            logits.append(model(input_ids=tokens).logits[0, prompt_len - 1 : -1])
+            targets.append(tokens[0, prompt_len:])
+        loss = torch.nn.functional.cross_entropy(torch.cat(logits), torch.cat(targets))
+        loss.backward()
+        return loss.item()
+
+    def mean_of_example_means() -> None:
+        for ids, prompt_len in (short, long):
+            tokens = torch.tensor([ids])
+            logits = model(input_ids=tokens).logits[0, prompt_len - 1 : -1]
+            (torch.nn.functional.cross_entropy(logits, tokens[0, prompt_len:]) / 2).backward()
+
+    ours = gradient(lambda: batch_loss_backward(model, [short, long]))
+    pooled = gradient(every_token_once)
+    per_example = gradient(mean_of_example_means)
+    torch.testing.assert_close(ours, pooled, rtol=1e-4, atol=1e-7)
+    assert (ours - per_example).abs().max() > 100 * (ours - pooled).abs().max()
