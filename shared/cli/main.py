@@ -216,15 +216,26 @@ def _published_models_table(models_dir: Path) -> None:
     for name in names:
         manifest = artifacts.manifest(name)
         origin = manifest.get("provenance", {})
-        metrics = origin.get("metrics", {})
-        shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                          for k, v in list(metrics.items())[:4])  # fmt: skip
         table.add_row(
             name, manifest.get("kind", "?"), origin.get("base_model", ""),
             origin.get("command", manifest.get("description", "")),
-            origin.get("mlflow_run_id", "")[:12], origin.get("git_sha", "")[:12], shown,
+            origin.get("mlflow_run_id", "")[:12], origin.get("git_sha", "")[:12],
+            headline_metrics(origin.get("metrics", {})),
         )  # fmt: skip
     console.print(table)
+
+
+def headline_metrics(metrics: dict, limit: int = 4) -> str:
+    """A short line of a published model's metrics. A before/after provenance (one dict per
+    evaluated model, the published one last, as the LoRA lesson writes it) shows the last."""
+    label = ""
+    nested = [(k, v) for k, v in metrics.items() if isinstance(v, dict)]
+    if nested:
+        label, metrics = nested[-1]
+        label += ": "
+    shown = [f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+             for k, v in metrics.items() if isinstance(v, int | float)]  # fmt: skip
+    return label + ", ".join(shown[:limit])
 
 
 if __name__ == "__main__":

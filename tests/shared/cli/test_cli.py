@@ -101,3 +101,18 @@ def test_up_starts_the_stack_and_stops_cleanly(tmp_path, data_home):
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(db_url, connect_timeout=2)
     assert (home / "postgres" / "PG_VERSION").exists()  # data kept
+
+
+def test_headline_metrics_of_flat_and_before_after_provenance():
+    from shared.cli.main import headline_metrics
+
+    flat = {"float32_perplexity": 3.785151, "gptq_perplexity": 3.934436, "note": "text"}
+    assert headline_metrics(flat) == "float32_perplexity 3.79, gptq_perplexity 3.93"
+    before_after = {
+        "base q8_0": {"reviewer_valid": 1.0, "shopbot_grounded_citation": 0.25},
+        "fine-tuned q8_0": {"reviewer_valid": 1.0, "shopbot_grounded_citation": 0.8333},
+    }
+    assert headline_metrics(before_after) == (
+        "fine-tuned q8_0: reviewer_valid 1, shopbot_grounded_citation 0.833"
+    )
+    assert headline_metrics({}) == ""
