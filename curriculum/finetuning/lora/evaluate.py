@@ -111,6 +111,7 @@ def score(answers: list[Answer]) -> dict[str, float]:
     if buggy:
         out["reviewer_line_hit"] = sum(_hits(a) for a in buggy) / len(buggy)
         out["reviewer_line_and_category_hit"] = sum(_hits(a, True) for a in buggy) / len(buggy)
+        out["reviewer_line_pinpointed"] = sum(_hits(a, span=PINPOINT) for a in buggy) / len(buggy)
     if clean:
         quiet = [a for a in clean if a.data is not None and not a.data["comments"]]
         out["reviewer_quiet_on_clean"] = len(quiet) / len(clean)
@@ -128,10 +129,17 @@ def score(answers: list[Answer]) -> dict[str, float]:
     return out
 
 
-def _hits(answer: Answer, category: bool = False) -> bool:
+# A line hit only asks that a comment's range covers the bug (±1), so a comment spanning the
+# whole 7-line hunk counts; "pinpointed" also asks for a range of at most 3 lines.
+PINPOINT = 3
+
+
+def _hits(answer: Answer, category: bool = False, span: int | None = None) -> bool:
     line = answer.example.meta["line"]
     for comment in (answer.data or {}).get("comments", []):
         lo, hi = sorted((comment["line_start"], comment["line_end"]))
+        if span is not None and hi - lo + 1 > span:
+            continue
         if lo - 1 <= line <= hi + 1 and (
             not category or comment["category"] == answer.example.meta["category"]
         ):

@@ -77,6 +77,7 @@ def test_targets_score_full_marks_and_wrong_answers_do_not(split):
     perfect = score([answer(e, e.target) for e in split.held_out])
     assert perfect["reviewer_valid"] == perfect["shopbot_valid"] == 1.0
     assert perfect["reviewer_line_hit"] == perfect["reviewer_quiet_on_clean"] == 1.0
+    assert perfect["reviewer_line_pinpointed"] == 1.0
     assert perfect["repurposer_quote_verbatim"] == perfect["shopbot_grounded_citation"] == 1.0
     assert perfect["shopbot_invented_price"] == 0.0
 
@@ -95,3 +96,19 @@ def test_targets_score_full_marks_and_wrong_answers_do_not(split):
     assert bad["reviewer_line_hit"] == bad["reviewer_quiet_on_clean"] == 0.0
     assert bad["repurposer_valid"] == bad["shopbot_grounded_citation"] == 0.0
     assert bad["shopbot_invented_price"] == 1.0
+
+
+def test_a_comment_over_the_whole_hunk_hits_the_line_but_does_not_pinpoint_it(split):
+    buggy = [e for e in split.held_out if e.task == "reviewer" and e.meta["line"] is not None]
+
+    def review(e, start, end):
+        text = json.dumps({"comments": [{"line_start": start, "line_end": end, "severity": "high",
+                                         "category": e.meta["category"], "message": "A bug.",
+                                         "suggestion": None}]})  # fmt: skip
+        return Answer(e, text=text, data=json.loads(text))
+
+    whole_hunk = score([review(e, e.meta["line"] - 3, e.meta["line"] + 3) for e in buggy])
+    assert whole_hunk["reviewer_line_hit"] == 1.0
+    assert whole_hunk["reviewer_line_pinpointed"] == 0.0
+    exact = score([review(e, e.meta["line"], e.meta["line"] + 1) for e in buggy])
+    assert exact["reviewer_line_pinpointed"] == exact["reviewer_line_and_category_hit"] == 1.0
