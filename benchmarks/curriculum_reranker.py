@@ -5,9 +5,9 @@ real hybrid search (embedded Postgres + pgvector + full text) over the Jeopardy 
 corpus (answers absent from the evaluation set): for each of ~1,200 training clues, the top
 30 hybrid hits that are not its answer's document, minus same-name and near-copy documents,
 the 4 best-ranked kept per clue. Training: listwise softmax loss over (positive, 4 negatives)
-groups from the packaged all-MiniLM-L6-v2 weights, AdamW 3e-4 (3e-3 for the new head), warmup
-10% then linear decay, 8 groups per batch, 96 tokens, 2 epochs or 720 s (the schedule ends at
-whichever comes first), 2 threads.
+groups from the packaged all-MiniLM-L6-v2 weights, AdamW 8e-5, warmup 10% then linear decay,
+8 groups per batch, 96 tokens, 1 epoch or 720 s (the schedule ends at whichever comes first),
+2 threads.
 The result is tracked in MLflow and published as ``reranker-jeopardy``.
 
 Evaluation, through the RAG harness (``shared.retrieval.evaluate``) in the same run: the
